@@ -1,0 +1,125 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Embedded is an etcd server running inside the Skiff process, with an
+// in-process client (no gRPC over the network on the hot path).
+type Embedded struct {
+	etcd   *embed.Etcd
+	client *clientv3.Client
+}
+
+// EmbeddedConfig configures StartEmbedded.
+type EmbeddedConfig struct {
+	// Dir is etcd's data directory; created if missing. Required.
+	Dir string
+	// StartTimeout bounds how long start-up may take. Default 60s.
+	StartTimeout time.Duration
+	// CompactionRetention is etcd's periodic auto-compaction retention.
+	// Default 5m (kube-apiserver compacts every 5 minutes). Negative: off.
+	CompactionRetention time.Duration
+}
+
+// StartEmbedded starts etcd in cfg.Dir and waits until it serves. Its client
+// and peer listeners are unix sockets inside Dir, so nothing is exposed on
+// the network and several servers can run on one machine (tests).
+func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (e *Embedded, err error) {
+	if cfg.Dir == "" {
+		return nil, fmt.Errorf("embedded etcd: data directory is required")
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 60 * time.Second
+	}
+	if cfg.CompactionRetention == 0 {
+		cfg.CompactionRetention = 5 * time.Minute
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating etcd directory: %w", err)
+	}
+	ec := embed.NewConfig()
+	ec.Name = "skiff"
+	ec.Dir = cfg.Dir
+	// Unix socket paths are limited to ~108 bytes; keep them short and
+	// relative-free by living in the data dir.
+	client := &url.URL{Scheme: "unix", Path: filepath.Join(cfg.Dir, "c.sock")}
+	peer := &url.URL{Scheme: "unix", Path: filepath.Join(cfg.Dir, "p.sock")}
+	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
+	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
+	ec.InitialCluster = ec.Name + "=" + peer.String()
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(quietZap())
+	if cfg.CompactionRetention > 0 {
+		ec.AutoCompactionMode = embed.CompactorModePeriodic
+		ec.AutoCompactionRetention = cfg.CompactionRetention.String()
+	}
+	etcd, err := embed.StartEtcd(ec)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded etcd: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			etcd.Close()
+		}
+	}()
+	select {
+	case <-etcd.Server.ReadyNotify():
+	case err := <-etcd.Err():
+		return nil, fmt.Errorf("embedded etcd failed while starting: %w", err)
+	case <-time.After(cfg.StartTimeout):
+		return nil, fmt.Errorf("embedded etcd not ready after %s", cfg.StartTimeout)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("embedded etcd start: %w", ctx.Err())
+	}
+	return &Embedded{etcd: etcd, client: v3client.New(etcd.Server)}, nil
+}
+
+// Client returns the in-process client. It is valid until Close.
+func (e *Embedded) Client() *clientv3.Client { return e.client }
+
+// Err reports a fatal etcd error after start.
+func (e *Embedded) Err() <-chan error { return e.etcd.Err() }
+
+// Close stops the client, then the server, waiting for both.
+func (e *Embedded) Close() {
+	e.client.Close()
+	e.etcd.Close()
+}
+
+// DialExternal connects to an external etcd cluster.
+func DialExternal(ctx context.Context, endpoints []string) (*clientv3.Client, error) {
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: 10 * time.Second,
+		Context:     ctx,
+		Logger:      quietZap(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to etcd %v: %w", endpoints, err)
+	}
+	return c, nil
+}
+
+// quietZap is etcd's logger: errors only, since Skiff logs with slog.
+func quietZap() *zap.Logger {
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(zapcore.ErrorLevel)
+	zc.OutputPaths = []string{"stderr"}
+	zc.ErrorOutputPaths = []string{"stderr"}
+	l, err := zc.Build()
+	if err != nil {
+		return zap.NewNop()
+	}
+	return l
+}

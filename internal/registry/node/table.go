@@ -1,0 +1,179 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/skiff-sh/skiff/internal/registry/generic"
+)
+
+// tableConvertor renders Nodes as upstream's printNode does.
+type tableConvertor struct{}
+
+// TableConvertor renders Nodes and NodeLists as a meta.k8s.io Table.
+var TableConvertor = tableConvertor{}
+
+var _ generic.TableConvertor = tableConvertor{}
+
+var columns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name", Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]},
+	{Name: "Status", Type: "string", Description: "The status of the node"},
+	{Name: "Roles", Type: "string", Description: "The roles of the node"},
+	{Name: "Age", Type: "string", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
+	{Name: "Version", Type: "string", Description: corev1.NodeSystemInfo{}.SwaggerDoc()["kubeletVersion"]},
+	{Name: "Internal-IP", Type: "string", Priority: 1, Description: corev1.NodeStatus{}.SwaggerDoc()["addresses"]},
+	{Name: "External-IP", Type: "string", Priority: 1, Description: corev1.NodeStatus{}.SwaggerDoc()["addresses"]},
+	{Name: "OS-Image", Type: "string", Priority: 1, Description: corev1.NodeSystemInfo{}.SwaggerDoc()["osImage"]},
+	{Name: "Kernel-Version", Type: "string", Priority: 1, Description: corev1.NodeSystemInfo{}.SwaggerDoc()["kernelVersion"]},
+	{Name: "Container-Runtime", Type: "string", Priority: 1, Description: corev1.NodeSystemInfo{}.SwaggerDoc()["containerRuntimeVersion"]},
+}
+
+// row is upstream printNode with the wide columns, which the server always
+// sends (kubectl hides priority-1 columns unless -o wide).
+func row(n *corev1.Node) metav1.TableRow {
+	info := n.Status.NodeInfo
+	return metav1.TableRow{
+		Cells: []any{
+			n.Name, nodeStatus(n), nodeRoles(n), age(n.CreationTimestamp), info.KubeletVersion,
+			nodeAddress(n, corev1.NodeInternalIP), nodeAddress(n, corev1.NodeExternalIP),
+			orUnknown(info.OSImage), orUnknown(info.KernelVersion), orUnknown(info.ContainerRuntimeVersion),
+		},
+		Object: runtime.RawExtension{Object: n},
+	}
+}
+
+// nodeStatus is Ready, NotReady or Unknown from the Ready condition, plus
+// SchedulingDisabled for a cordoned node.
+func nodeStatus(n *corev1.Node) string {
+	status := "Unknown"
+	for _, c := range n.Status.Conditions {
+		if c.Type != corev1.NodeReady {
+			continue
+		}
+		status = "Not" + string(c.Type)
+		if c.Status == corev1.ConditionTrue {
+			status = string(c.Type)
+		}
+	}
+	if n.Spec.Unschedulable {
+		status += ",SchedulingDisabled"
+	}
+	return status
+}
+
+// nodeRoles lists the roles from node-role.kubernetes.io/<role> labels and
+// the kubernetes.io/role label, sorted, or "<none>".
+func nodeRoles(n *corev1.Node) string {
+	roles := sets.New[string]()
+	for k, v := range n.Labels {
+		switch {
+		case strings.HasPrefix(k, labelNodeRolePrefix):
+			if role := strings.TrimPrefix(k, labelNodeRolePrefix); role != "" {
+				roles.Insert(role)
+			}
+		case k == nodeLabelRole && v != "":
+			roles.Insert(v)
+		}
+	}
+	if roles.Len() == 0 {
+		return "<none>"
+	}
+	return strings.Join(sets.List(roles), ",")
+}
+
+const (
+	labelNodeRolePrefix = "node-role.kubernetes.io/"
+	nodeLabelRole       = "kubernetes.io/role"
+)
+
+func nodeAddress(n *corev1.Node, kind corev1.NodeAddressType) string {
+	for _, a := range n.Status.Addresses {
+		if a.Type == kind {
+			return a.Address
+		}
+	}
+	return "<none>"
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "<unknown>"
+	}
+	return s
+}
+
+func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, opts *metav1.TableOptions) (*metav1.Table, error) {
+	var rows []metav1.TableRow
+	switch o := obj.(type) {
+	case *corev1.Node:
+		rows = []metav1.TableRow{row(o)}
+	case *corev1.NodeList:
+		rows = make([]metav1.TableRow, 0, len(o.Items))
+		for i := range o.Items {
+			rows = append(rows, row(&o.Items[i]))
+		}
+	default:
+		return nil, fmt.Errorf("node table: unexpected object type %T", obj)
+	}
+	return buildTable(obj, rows, opts)
+}
+
+// buildTable adds the headers and list metadata to rows and applies
+// opts.IncludeObject as kube-apiserver does (default Metadata).
+func buildTable(obj runtime.Object, rows []metav1.TableRow, opts *metav1.TableOptions) (*metav1.Table, error) {
+	table := &metav1.Table{Rows: rows}
+	if opts == nil || !opts.NoHeaders {
+		table.ColumnDefinitions = columns
+	}
+	if l, err := meta.ListAccessor(obj); err == nil {
+		table.ResourceVersion = l.GetResourceVersion()
+		table.Continue = l.GetContinue()
+		table.RemainingItemCount = l.GetRemainingItemCount()
+	} else if m, err := meta.CommonAccessor(obj); err == nil {
+		table.ResourceVersion = m.GetResourceVersion()
+	}
+	include := metav1.IncludeMetadata
+	if opts != nil && opts.IncludeObject != "" {
+		include = opts.IncludeObject
+	}
+	for i := range table.Rows {
+		item := &table.Rows[i].Object
+		switch include {
+		case metav1.IncludeObject:
+			full := item.Object.DeepCopyObject()
+			full.GetObjectKind().SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
+			item.Object = full
+		case metav1.IncludeMetadata:
+			m, err := meta.Accessor(item.Object)
+			if err != nil {
+				return nil, fmt.Errorf("node table: reading metadata: %w", err)
+			}
+			partial := meta.AsPartialObjectMetadata(m)
+			partial.SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("PartialObjectMetadata"))
+			item.Object = partial
+		case metav1.IncludeNone:
+			item.Object = nil
+		default:
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("unrecognized includeObject value: %q", include))
+		}
+	}
+	return table, nil
+}
+
+// age renders a timestamp like upstream translateTimestampSince.
+func age(t metav1.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(time.Since(t.Time))
+}

@@ -1,0 +1,163 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// logDrainTimeout bounds how long the waiter waits for the log pipes to close
+// after the container's processes were killed (an escaped daemon may hold them).
+const logDrainTimeout = 2 * time.Second
+
+// pipes are the parent's ends of the helper's descriptors.
+type pipes struct {
+	cfgW, statusR, outR, errR *os.File
+}
+
+// launch starts the helper, sends it cfg and waits until the workload was
+// exec'ed or failed; on success the waiter and log copiers run.
+func (p *Process) launch(ctx context.Context, c *container, cfg *initConfig) error {
+	logFile, err := os.OpenFile(c.logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("creating log file: %w", err)
+	}
+	cmd, pp, err := p.startHelper(cfg)
+	if err != nil {
+		logFile.Close()
+		return err
+	}
+	c.pid, c.startedAt = cmd.Process.Pid, time.Now()
+	abort := func(cause error) error {
+		_ = syscall.Kill(-c.pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		pp.outR.Close()
+		pp.errR.Close()
+		pp.statusR.Close()
+		logFile.Close()
+		return cause
+	}
+	if c.cg != nil {
+		if err := c.cg.addProc(c.pid); err != nil {
+			pp.cfgW.Close()
+			return abort(fmt.Errorf("joining cgroup: %w", err))
+		}
+	}
+	if err := writeConfig(pp.cfgW, cfg); err != nil {
+		return abort(fmt.Errorf("sending container config: %w", err))
+	}
+	msg, err := readStatus(ctx, pp.statusR)
+	if err != nil {
+		return abort(err)
+	}
+	if msg != "" {
+		return abort(&StartError{ID: c.id, Message: msg})
+	}
+	lw := newLogWriter(logFile)
+	logsDone := make(chan struct{})
+	p.wg.Add(4) // copyLogs, its two stream copiers, the waiter
+	go p.copyLogs(lw, logFile, pp.outR, pp.errR, logsDone)
+	go func() {
+		defer p.wg.Done()
+		p.waitProcess(c, cmd, logsDone, pp.outR, pp.errR)
+	}()
+	return nil
+}
+
+// startHelper starts the init helper with its pipes.
+func (p *Process) startHelper(cfg *initConfig) (*exec.Cmd, *pipes, error) {
+	var parentEnds, childEnds []*os.File
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+		}
+	}
+	for range 4 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(parentEnds)
+			closeAll(childEnds)
+			return nil, nil, fmt.Errorf("creating pipe: %w", err)
+		}
+		parentEnds, childEnds = append(parentEnds, r, w), append(childEnds, r, w)
+	}
+	// Layout: [cfgR cfgW statusR statusW outR outW errR errW].
+	pp := &pipes{cfgW: parentEnds[1], statusR: parentEnds[2], outR: parentEnds[4], errR: parentEnds[6]}
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		closeAll(parentEnds)
+		return nil, nil, fmt.Errorf("opening %s: %w", os.DevNull, err)
+	}
+	cmd := &exec.Cmd{
+		Path: p.initPath, Args: []string{"skiff-container-init", initArg}, Env: []string{},
+		Stdin: devNull, Stdout: childEnds[5], Stderr: childEnds[7],
+		ExtraFiles:  []*os.File{childEnds[0], childEnds[3]},
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if cfg.Namespaces {
+		cmd.SysProcAttr.Cloneflags = nsCloneFlags
+	}
+	err = cmd.Start()
+	devNull.Close()
+	for _, f := range []*os.File{childEnds[0], childEnds[3], childEnds[5], childEnds[7]} {
+		f.Close()
+	}
+	if err != nil {
+		closeAll([]*os.File{pp.cfgW, pp.statusR, pp.outR, pp.errR})
+		return nil, nil, fmt.Errorf("starting container init: %w", err)
+	}
+	return cmd, pp, nil
+}
+
+// readStatus reads the helper's status pipe: "" means the workload was
+// exec'ed (the pipe closed on exec), anything else is the failure.
+func readStatus(ctx context.Context, r *os.File) (string, error) {
+	type result struct {
+		msg string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(io.LimitReader(r, 64*1024))
+		ch <- result{strings.TrimSpace(string(b)), err}
+	}()
+	select {
+	case res := <-ch:
+		r.Close()
+		if res.err != nil {
+			return "", fmt.Errorf("reading container init status: %w", res.err)
+		}
+		return res.msg, nil
+	case <-ctx.Done():
+		r.Close() // unblocks the reader once the caller kills the helper
+		return "", fmt.Errorf("starting container: %w", ctx.Err())
+	}
+}
+
+// copyLogs copies stdout and stderr into the log file until both close.
+func (p *Process) copyLogs(lw *logWriter, f *os.File, outR, errR *os.File, done chan<- struct{}) {
+	defer p.wg.Done()
+	errc := make(chan error, 2)
+	for _, s := range []struct {
+		name string
+		r    *os.File
+	}{{streamStdout, outR}, {streamStderr, errR}} {
+		go func() {
+			defer p.wg.Done()
+			errc <- lw.copyStream(s.name, s.r)
+		}()
+	}
+	for range 2 {
+		if err := <-errc; err != nil && !errors.Is(err, os.ErrClosed) {
+			p.logger.Warn("copying container output", "log", f.Name(), "err", err)
+		}
+	}
+	f.Close()
+	close(done)
+}

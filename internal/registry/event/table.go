@@ -1,0 +1,155 @@
+package event
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/skiff-sh/skiff/internal/registry/generic"
+)
+
+// tableConvertor renders Events as upstream's printEvent does.
+type tableConvertor struct{}
+
+// TableConvertor renders Events and EventLists as a meta.k8s.io Table.
+var TableConvertor = tableConvertor{}
+
+var _ generic.TableConvertor = tableConvertor{}
+
+var columns = []metav1.TableColumnDefinition{
+	{Name: "Last Seen", Type: "string", Description: corev1.Event{}.SwaggerDoc()["lastTimestamp"]},
+	{Name: "Type", Type: "string", Description: corev1.Event{}.SwaggerDoc()["type"]},
+	{Name: "Reason", Type: "string", Description: corev1.Event{}.SwaggerDoc()["reason"]},
+	{Name: "Object", Type: "string", Description: corev1.Event{}.SwaggerDoc()["involvedObject"]},
+	{Name: "Subobject", Type: "string", Priority: 1, Description: corev1.ObjectReference{}.SwaggerDoc()["fieldPath"]},
+	{Name: "Source", Type: "string", Priority: 1, Description: corev1.Event{}.SwaggerDoc()["source"]},
+	{Name: "Message", Type: "string", Description: corev1.Event{}.SwaggerDoc()["message"]},
+	{Name: "First Seen", Type: "string", Priority: 1, Description: corev1.Event{}.SwaggerDoc()["firstTimestamp"]},
+	{Name: "Count", Type: "string", Priority: 1, Description: corev1.Event{}.SwaggerDoc()["count"]},
+	{Name: "Name", Type: "string", Priority: 1, Format: "name", Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]},
+}
+
+// row is upstream printEvent with the wide columns, which the server always
+// sends (kubectl hides priority-1 columns unless -o wide).
+func row(ev *corev1.Event) metav1.TableRow {
+	firstSeen := age(ev.FirstTimestamp)
+	if ev.FirstTimestamp.IsZero() {
+		firstSeen = microAge(ev.EventTime)
+	}
+	lastSeen := age(ev.LastTimestamp)
+	if ev.LastTimestamp.IsZero() {
+		lastSeen = firstSeen
+	}
+	count := ev.Count
+	if ev.Series != nil {
+		lastSeen = microAge(ev.Series.LastObservedTime)
+		count = ev.Series.Count
+	} else if count == 0 {
+		// Singleton events of the new API carry no count.
+		count = 1
+	}
+	target := strings.ToLower(ev.InvolvedObject.Kind)
+	if ev.InvolvedObject.Name != "" {
+		target += "/" + ev.InvolvedObject.Name
+	}
+	return metav1.TableRow{
+		Cells: []any{
+			lastSeen, ev.Type, ev.Reason, target, ev.InvolvedObject.FieldPath,
+			eventSource(ev), strings.TrimSpace(ev.Message), firstSeen, int64(count), ev.Name,
+		},
+		Object: runtime.RawExtension{Object: ev},
+	}
+}
+
+// eventSource is upstream formatEventSource: "component, host", falling
+// back to the reporting controller and instance.
+func eventSource(ev *corev1.Event) string {
+	component := cmp.Or(ev.Source.Component, ev.ReportingController)
+	host := cmp.Or(ev.Source.Host, ev.ReportingInstance)
+	if host == "" {
+		return component
+	}
+	return component + ", " + host
+}
+
+func microAge(t metav1.MicroTime) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(time.Since(t.Time))
+}
+
+func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, opts *metav1.TableOptions) (*metav1.Table, error) {
+	var rows []metav1.TableRow
+	switch o := obj.(type) {
+	case *corev1.Event:
+		rows = []metav1.TableRow{row(o)}
+	case *corev1.EventList:
+		rows = make([]metav1.TableRow, 0, len(o.Items))
+		for i := range o.Items {
+			rows = append(rows, row(&o.Items[i]))
+		}
+	default:
+		return nil, fmt.Errorf("event table: unexpected object type %T", obj)
+	}
+	return buildTable(obj, rows, opts)
+}
+
+// buildTable adds the headers and list metadata to rows and applies
+// opts.IncludeObject as kube-apiserver does (default Metadata).
+func buildTable(obj runtime.Object, rows []metav1.TableRow, opts *metav1.TableOptions) (*metav1.Table, error) {
+	table := &metav1.Table{Rows: rows}
+	if opts == nil || !opts.NoHeaders {
+		table.ColumnDefinitions = columns
+	}
+	if l, err := meta.ListAccessor(obj); err == nil {
+		table.ResourceVersion = l.GetResourceVersion()
+		table.Continue = l.GetContinue()
+		table.RemainingItemCount = l.GetRemainingItemCount()
+	} else if m, err := meta.CommonAccessor(obj); err == nil {
+		table.ResourceVersion = m.GetResourceVersion()
+	}
+	include := metav1.IncludeMetadata
+	if opts != nil && opts.IncludeObject != "" {
+		include = opts.IncludeObject
+	}
+	for i := range table.Rows {
+		item := &table.Rows[i].Object
+		switch include {
+		case metav1.IncludeObject:
+			full := item.Object.DeepCopyObject()
+			full.GetObjectKind().SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Event"))
+			item.Object = full
+		case metav1.IncludeMetadata:
+			m, err := meta.Accessor(item.Object)
+			if err != nil {
+				return nil, fmt.Errorf("event table: reading metadata: %w", err)
+			}
+			partial := meta.AsPartialObjectMetadata(m)
+			partial.SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("PartialObjectMetadata"))
+			item.Object = partial
+		case metav1.IncludeNone:
+			item.Object = nil
+		default:
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("unrecognized includeObject value: %q", include))
+		}
+	}
+	return table, nil
+}
+
+// age renders a timestamp like upstream translateTimestampSince.
+func age(t metav1.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(time.Since(t.Time))
+}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -207,6 +208,45 @@ func TestRuntime_StartContainer_Exists(t *testing.T) {
 			}
 			if _, err := h.rt.Status(ctx, "nope_c_0"); !errorsIs(err, ErrNotFound) {
 				t.Errorf("Status of a missing container: %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestRuntime_Stop_ConcurrentCallersAndWaiters(t *testing.T) {
+	t.Parallel()
+	for _, h := range harnesses(t) {
+		t.Run(h.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			spec := ContainerSpec{PodUID: newPodUID(t), Name: "c", Image: "app",
+				Command: testTask("ignore-term", "wait"), Fake: FakeBehavior{Duration: -1, TermDelay: -1, Output: "ready\n"}}
+			id, err := h.rt.StartContainer(ctx, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pollUntil(t, 10*time.Second, "ready in log", func() bool { return strings.Contains(logsOf(t, h.rt, id), "ready") })
+			errc := make(chan error, 6)
+			for _, grace := range []time.Duration{time.Hour, 100 * time.Millisecond, time.Hour} {
+				go func() { errc <- h.rt.Stop(ctx, id, grace) }()
+			}
+			for range 3 {
+				go func() {
+					exit, err := h.rt.Wait(ctx, id)
+					if err == nil && exit.ExitCode != 137 {
+						err = fmt.Errorf("exit code %d, want 137", exit.ExitCode)
+					}
+					errc <- err
+				}()
+			}
+			for range 6 {
+				if err := <-errc; err != nil {
+					t.Errorf("Stop/Wait: %v", err)
+				}
+			}
+			if err := h.rt.Stop(ctx, id, time.Hour); err != nil {
+				t.Errorf("Stop of an exited container: %v, want nil", err)
 			}
 		})
 	}

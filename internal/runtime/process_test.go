@@ -412,3 +412,18 @@ func TestProcess_NewProcess_RecoversContainers(t *testing.T) {
 		t.Errorf("Remove of a recovered container: %v", err)
 	}
 }
+
+func TestProcess_StartContainer_BusyboxMissing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	images, err := NewBuiltinImages(BuiltinImagesConfig{Dir: filepath.Join(dir, "images"), Busybox: filepath.Join(dir, "no-busybox")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProcessRuntime(t, ProcessConfig{Dir: dir, Images: images})
+	_, err = p.StartContainer(context.Background(), ContainerSpec{PodUID: newPodUID(t), Name: "c", Image: "busybox:1.36",
+		Command: []string{"sh", "-c", "exit 0"}})
+	if !errors.Is(err, ErrBusyboxMissing) || !strings.Contains(err.Error(), "busybox-static") {
+		t.Errorf("StartContainer: %v, want ErrBusyboxMissing naming busybox-static", err)
+	}
+}

@@ -57,7 +57,9 @@ func newScheme() *runtime.Scheme {
 	// "v1" as kube-apiserver does; DeleteOptions and friends decode with
 	// any apiVersion because they are unversioned.
 	metav1.AddToGroupVersion(s, Unversioned)
-	utilruntime.Must(s.SetVersionPriority(corev1.SchemeGroupVersion, batchv1.SchemeGroupVersion,
-		coordinationv1.SchemeGroupVersion, policyv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion))
+	for _, gv := range []schema.GroupVersion{corev1.SchemeGroupVersion, batchv1.SchemeGroupVersion,
+		coordinationv1.SchemeGroupVersion, policyv1.SchemeGroupVersion, rbacv1.SchemeGroupVersion} {
+		utilruntime.Must(s.SetVersionPriority(gv))
+	}
 	return s
 }

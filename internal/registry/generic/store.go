@@ -21,11 +21,13 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
-	"k8s.io/apimachinery/pkg/api/validation/path"
 
 	"github.com/skiff-sh/skiff/internal/scheme"
 	"github.com/skiff-sh/skiff/internal/storage"
@@ -149,6 +151,9 @@ func (s *Store) Default(obj runtime.Object) {
 		s.cfg.Defaulter(obj)
 	}
 }
+
+// Attrs returns the labels and selectable fields of obj.
+func (s *Store) Attrs(obj runtime.Object) (labels.Set, fields.Set, error) { return s.cfg.AttrFunc(obj) }
 
 // TableConvertor returns the resource's table renderer, or nil.
 func (s *Store) TableConvertor() TableConvertor { return s.cfg.TableConvertor }

@@ -196,3 +196,46 @@ func (s *Store) deleteWithoutFinalizers(ctx context.Context, key, name string, o
 	}
 	return obj, nil
 }
+
+// GuaranteedUpdate rewrites an object with fn and no strategy or validation:
+// for server-internal transitions that the update path forbids (a namespace
+// entering Terminating sets its deletionTimestamp). fn returning the object
+// unchanged writes nothing.
+func (s *Store) GuaranteedUpdate(ctx context.Context, namespace, name string, fn UpdateFunc, dryRun bool) (runtime.Object, error) {
+	key, err := s.key(namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; attempt < maxUpdateAttempts; attempt++ {
+		current, raw, err := s.read(ctx, key, name)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := fn(ctx, current.DeepCopyObject())
+		if err != nil {
+			return nil, err
+		}
+		data, err := s.encode(obj)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(data, raw) {
+			return current, nil
+		}
+		if dryRun {
+			return obj, nil
+		}
+		newRev, err := s.cfg.Storage.Update(ctx, key, data, revisionOf(current))
+		if errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, s.interpretUpdateError(err, name)
+		}
+		if err := setResourceVersion(obj, newRev); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		return obj, nil
+	}
+	return nil, apierrors.NewConflict(s.cfg.Resource, name, errors.New(OptimisticLockErrorMsg))
+}

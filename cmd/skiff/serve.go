@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-sh/skiff/internal/server"
+)
+
+// serveFlags are the `skiff serve` flags. Their names are a contract: tests
+// outside this repository start Skiff with them.
+type serveFlags struct {
+	dataDir     string
+	bindAddress string
+	securePort  int
+	etcdServers []string
+	logLevel    string
+}
+
+func newServeCommand() *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API server, controllers and node agent",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd, f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.dataDir, "data-dir", ".skiff", "directory for etcd data, certificates and the admin kubeconfig")
+	fs.StringVar(&f.bindAddress, "bind-address", "127.0.0.1", "IP address to serve HTTPS on")
+	fs.IntVar(&f.securePort, "secure-port", 6443, "HTTPS port (0 picks a free one)")
+	fs.StringSliceVar(&f.etcdServers, "etcd-servers", nil, "external etcd client URLs (comma separated); default: embedded etcd in DATA-DIR/etcd")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, f *serveFlags) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx := cmd.Context()
+	srv, err := server.Start(ctx, server.Config{
+		DataDir:     f.dataDir,
+		BindAddress: f.bindAddress,
+		SecurePort:  f.securePort,
+		EtcdServers: f.etcdServers,
+		Logger:      logger,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Skiff is serving at %s\nKubeconfig: %s\nTry: skiff kubectl --kubeconfig %s get namespaces\n",
+		srv.URL(), srv.KubeconfigPath(), shellQuote(srv.KubeconfigPath()))
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-srv.Err():
+		logger.Error("fatal error", "err", err)
+		_ = srv.Close()
+		return err
+	}
+	return srv.Close()
+}
+
+func shellQuote(s string) string {
+	if strings.ContainsAny(s, " '\"$") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}

@@ -1,0 +1,152 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+
+	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/registry/configmap"
+	"github.com/skiff-sh/skiff/internal/registry/event"
+	"github.com/skiff-sh/skiff/internal/registry/generic"
+	"github.com/skiff-sh/skiff/internal/registry/job"
+	"github.com/skiff-sh/skiff/internal/registry/lease"
+	"github.com/skiff-sh/skiff/internal/registry/namespace"
+	"github.com/skiff-sh/skiff/internal/registry/node"
+	"github.com/skiff-sh/skiff/internal/registry/pod"
+	"github.com/skiff-sh/skiff/internal/registry/secret"
+	"github.com/skiff-sh/skiff/internal/registry/serviceaccount"
+	"github.com/skiff-sh/skiff/internal/storage"
+	"github.com/skiff-sh/skiff/internal/storage/cacher"
+)
+
+// allVerbs is the verb set of most resources, in upstream's discovery order.
+var allVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+
+// statusVerbs are the verbs of a /status subresource.
+var statusVerbs = []string{"get", "patch", "update"}
+
+// jobDeleteWarning is the Warning upstream's Job storage adds to a delete
+// that names no propagation (the batch/v1 default orphans the Pods).
+const jobDeleteWarning = "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning"
+
+// resources builds every store and its API description.
+type resources struct {
+	list       []*apiserver.Resource
+	namespaces *generic.Store
+	pods       *generic.Store
+}
+
+func defaulter[T runtime.Object](fn func(T)) func(runtime.Object) {
+	return func(obj runtime.Object) {
+		if t, ok := obj.(T); ok {
+			fn(t)
+		}
+	}
+}
+
+func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) (*resources, error) {
+	out := &resources{}
+	nsLifecycle := &namespaceLifecycle{}
+	mk := func(cfg generic.StoreConfig) (*generic.Store, error) {
+		cfg.Storage, cfg.Hub, cfg.Logger, cfg.Namespaces = st, hub, logger, nsLifecycle
+		return generic.NewStore(cfg)
+	}
+	var err error
+	out.namespaces, err = mk(generic.StoreConfig{
+		Resource: corev1.Resource("namespaces"), Kind: corev1.SchemeGroupVersion.WithKind("Namespace"),
+		NewFunc: func() runtime.Object { return &corev1.Namespace{} }, NewListFunc: func() runtime.Object { return &corev1.NamespaceList{} },
+		Strategy: namespace.Strategy, Defaulter: defaulter(namespace.SetDefaults), AttrFunc: namespace.GetAttrs, TableConvertor: namespace.TableConvertor,
+	})
+	if err != nil {
+		return nil, err
+	}
+	nsLifecycle.store = out.namespaces
+	out.pods, err = mk(generic.StoreConfig{
+		Resource: corev1.Resource("pods"), Kind: corev1.SchemeGroupVersion.WithKind("Pod"),
+		NewFunc: func() runtime.Object { return &corev1.Pod{} }, NewListFunc: func() runtime.Object { return &corev1.PodList{} },
+		Strategy: pod.Strategy, Defaulter: defaulter(pod.SetDefaults), AttrFunc: pod.GetAttrs, TableConvertor: pod.TableConvertor,
+		ReturnDeletedObject: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	nsDeleter := &namespaceDeleter{store: out.namespaces}
+	out.list = append(out.list,
+		&apiserver.Resource{
+			GroupVersion: corev1.SchemeGroupVersion, Name: "namespaces", SingularName: "namespace", Kind: "Namespace", ListKind: "NamespaceList",
+			ShortNames: []string{"ns"}, Verbs: []string{"create", "delete", "get", "list", "patch", "update", "watch"},
+			Store: out.namespaces, Delete: nsDeleter.Delete,
+			Subresources: map[string]*apiserver.Subresource{
+				"status":   {Kind: "Namespace", Verbs: statusVerbs, Store: out.namespaces.WithStrategy(namespace.StatusStrategy)},
+				"finalize": {Kind: "Namespace", Verbs: []string{"update"}, Store: out.namespaces.WithStrategy(namespace.FinalizeStrategy), AfterUpdate: nsDeleter.AfterFinalize},
+			},
+		},
+		&apiserver.Resource{
+			GroupVersion: corev1.SchemeGroupVersion, Name: "pods", SingularName: "pod", Kind: "Pod", ListKind: "PodList",
+			ShortNames: []string{"po"}, Categories: []string{"all"}, Verbs: allVerbs, Store: out.pods,
+			Subresources: map[string]*apiserver.Subresource{
+				"status":  {Kind: "Pod", Verbs: statusVerbs, Store: out.pods.WithStrategy(pod.StatusStrategy)},
+				"binding": {Kind: "Binding", Verbs: []string{"create"}, Handler: &bindingHandler{pods: out.pods}},
+			},
+		},
+	)
+	simple := []struct {
+		res   apiserver.Resource
+		store generic.StoreConfig
+		sub   generic.Strategy
+	}{
+		{apiserver.Resource{GroupVersion: corev1.SchemeGroupVersion, Name: "events", SingularName: "event", Kind: "Event", ListKind: "EventList", ShortNames: []string{"ev"}},
+			generic.StoreConfig{Resource: corev1.Resource("events"), Kind: corev1.SchemeGroupVersion.WithKind("Event"),
+				NewFunc: func() runtime.Object { return &corev1.Event{} }, NewListFunc: func() runtime.Object { return &corev1.EventList{} },
+				Strategy: event.Strategy, Defaulter: defaulter(event.SetDefaults), AttrFunc: event.GetAttrs, TableConvertor: event.TableConvertor}, nil},
+		{apiserver.Resource{GroupVersion: corev1.SchemeGroupVersion, Name: "nodes", SingularName: "node", Kind: "Node", ListKind: "NodeList", ShortNames: []string{"no"}},
+			generic.StoreConfig{Resource: corev1.Resource("nodes"), Kind: corev1.SchemeGroupVersion.WithKind("Node"),
+				NewFunc: func() runtime.Object { return &corev1.Node{} }, NewListFunc: func() runtime.Object { return &corev1.NodeList{} },
+				Strategy: node.Strategy, Defaulter: defaulter(node.SetDefaults), AttrFunc: node.GetAttrs, TableConvertor: node.TableConvertor}, node.StatusStrategy},
+		{apiserver.Resource{GroupVersion: corev1.SchemeGroupVersion, Name: "serviceaccounts", SingularName: "serviceaccount", Kind: "ServiceAccount", ListKind: "ServiceAccountList", ShortNames: []string{"sa"}},
+			generic.StoreConfig{Resource: corev1.Resource("serviceaccounts"), Kind: corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
+				NewFunc: func() runtime.Object { return &corev1.ServiceAccount{} }, NewListFunc: func() runtime.Object { return &corev1.ServiceAccountList{} },
+				Strategy: serviceaccount.Strategy, Defaulter: defaulter(serviceaccount.SetDefaults), AttrFunc: serviceaccount.GetAttrs, TableConvertor: serviceaccount.TableConvertor}, nil},
+		{apiserver.Resource{GroupVersion: corev1.SchemeGroupVersion, Name: "configmaps", SingularName: "configmap", Kind: "ConfigMap", ListKind: "ConfigMapList", ShortNames: []string{"cm"}},
+			generic.StoreConfig{Resource: corev1.Resource("configmaps"), Kind: corev1.SchemeGroupVersion.WithKind("ConfigMap"),
+				NewFunc: func() runtime.Object { return &corev1.ConfigMap{} }, NewListFunc: func() runtime.Object { return &corev1.ConfigMapList{} },
+				Strategy: configmap.Strategy, Defaulter: defaulter(configmap.SetDefaults), AttrFunc: configmap.GetAttrs, TableConvertor: configmap.TableConvertor}, nil},
+		{apiserver.Resource{GroupVersion: corev1.SchemeGroupVersion, Name: "secrets", SingularName: "secret", Kind: "Secret", ListKind: "SecretList"},
+			generic.StoreConfig{Resource: corev1.Resource("secrets"), Kind: corev1.SchemeGroupVersion.WithKind("Secret"),
+				NewFunc: func() runtime.Object { return &corev1.Secret{} }, NewListFunc: func() runtime.Object { return &corev1.SecretList{} },
+				Strategy: secret.Strategy, Defaulter: defaulter(secret.SetDefaults), AttrFunc: secret.GetAttrs, TableConvertor: secret.TableConvertor}, nil},
+		{apiserver.Resource{GroupVersion: batchv1.SchemeGroupVersion, Name: "jobs", SingularName: "job", Kind: "Job", ListKind: "JobList", Categories: []string{"all"},
+			DeleteWarning: func(o *metav1.DeleteOptions) string {
+				if o.PropagationPolicy == nil && o.OrphanDependents == nil {
+					return jobDeleteWarning
+				}
+				return ""
+			}},
+			generic.StoreConfig{Resource: batchv1.Resource("jobs"), Kind: batchv1.SchemeGroupVersion.WithKind("Job"),
+				NewFunc: func() runtime.Object { return &batchv1.Job{} }, NewListFunc: func() runtime.Object { return &batchv1.JobList{} },
+				Strategy: job.Strategy, Defaulter: defaulter(job.SetDefaults), AttrFunc: job.GetAttrs, TableConvertor: job.TableConvertor}, job.StatusStrategy},
+		{apiserver.Resource{GroupVersion: coordinationv1.SchemeGroupVersion, Name: "leases", SingularName: "lease", Kind: "Lease", ListKind: "LeaseList"},
+			generic.StoreConfig{Resource: coordinationv1.Resource("leases"), Kind: coordinationv1.SchemeGroupVersion.WithKind("Lease"),
+				NewFunc: func() runtime.Object { return &coordinationv1.Lease{} }, NewListFunc: func() runtime.Object { return &coordinationv1.LeaseList{} },
+				Strategy: lease.Strategy, Defaulter: defaulter(lease.SetDefaults), AttrFunc: lease.GetAttrs, TableConvertor: lease.TableConvertor}, nil},
+	}
+	for _, s := range simple {
+		store, err := mk(s.store)
+		if err != nil {
+			return nil, fmt.Errorf("store %s: %w", s.res.Name, err)
+		}
+		r := s.res
+		r.Verbs, r.Store = allVerbs, store
+		if s.sub != nil {
+			r.Subresources = map[string]*apiserver.Subresource{"status": {Kind: r.Kind, Verbs: statusVerbs, Store: store.WithStrategy(s.sub)}}
+		}
+		out.list = append(out.list, &r)
+	}
+	return out, nil
+}

@@ -1,0 +1,292 @@
+// Package server is Skiff's composition root: it wires storage (embedded or
+// external etcd), the watch cache, the registry, the HTTPS API, the
+// controllers and the node agent, and shuts them down in order.
+//
+//	srv, err := server.Start(ctx, server.Config{DataDir: dir, SecurePort: 0})
+//	if err != nil { ... }
+//	defer srv.Close()
+//	cfg := srv.AdminConfig() // a *rest.Config for client-go
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/rest"
+
+	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/certs"
+	"github.com/skiff-sh/skiff/internal/storage"
+	"github.com/skiff-sh/skiff/internal/storage/cacher"
+)
+
+// Config is what `skiff serve` passes in. Zero values mean the defaults.
+type Config struct {
+	// DataDir holds etcd's data (DataDir/etcd), certificates and the admin
+	// kubeconfig (DataDir/kubeconfig). Default ".skiff".
+	DataDir string
+	// BindAddress is the IP the API listens on. Default 127.0.0.1.
+	BindAddress string
+	// SecurePort is the HTTPS port; 0 picks a free one (tests). Default is
+	// set by the CLI (6443), not here.
+	SecurePort int
+	// EtcdServers, if set, are external etcd client URLs used instead of
+	// the embedded etcd.
+	EtcdServers []string
+	// EtcdPrefix is the key prefix in etcd. Default "/registry".
+	EtcdPrefix string
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// on Close before connections are cut. Default 10s.
+	ShutdownTimeout time.Duration
+}
+
+// Version is what /version reports and `skiff version` prints.
+var Version = version.Info{
+	Major: "1", Minor: "37", GitVersion: "v1.37.2-skiff", GitCommit: "unknown", GitTreeState: "clean",
+	BuildDate: "1970-01-01T00:00:00Z", GoVersion: runtime.Version(), Compiler: runtime.Compiler,
+	Platform: runtime.GOOS + "/" + runtime.GOARCH,
+}
+
+// Server is a running Skiff.
+type Server struct {
+	cfg    Config
+	logger *slog.Logger
+
+	embedded *storage.Embedded // nil with external etcd
+	client   *clientv3.Client
+	store    storage.Interface
+	hub      *cacher.Hub
+	api      *apiserver.Server
+
+	listener net.Listener
+	http     *http.Server
+	bundle   *certs.Bundle
+	token    string
+	addr     string
+
+	// cancel stops the background goroutines (watch cache, controllers);
+	// wg waits for them.
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// errc carries the first fatal error of a background part.
+	errc      chan error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts everything and returns once the API serves (its watch cache
+// is loaded and the system namespaces exist). On error, whatever was started
+// is stopped again.
+func Start(ctx context.Context, cfg Config) (s *Server, err error) {
+	cfg = withDefaults(cfg)
+	s = &Server{cfg: cfg, logger: cfg.Logger, errc: make(chan error, 4)}
+	defer func() {
+		if err != nil {
+			s.Close()
+			s = nil
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	if err := s.startStorage(ctx); err != nil {
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.hub = cacher.NewHub(cacher.HubConfig{Storage: s.store, Logger: s.logger, ProgressRequester: s.requestProgress})
+	res, err := buildResources(s.store, s.hub, s.logger)
+	if err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.hub.Run(bg) }()
+	select {
+	case <-s.hub.Ready():
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the watch cache: %w", ctx.Err())
+	}
+	if err := ensureSystemNamespaces(ctx, res.namespaces); err != nil {
+		return nil, err
+	}
+	s.api, err = apiserver.New(apiserver.Config{
+		Resources: res.list, Logger: s.logger, Version: Version,
+		Ready:   s.store.Ready,
+		Metrics: apiserver.NewMetrics(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.serve(); err != nil {
+		return nil, err
+	}
+	s.logger.Info("skiff serving", "address", s.addr, "dataDir", cfg.DataDir, "etcd", s.etcdDescription(), "kubeconfig", s.KubeconfigPath())
+	return s, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".skiff"
+	}
+	if cfg.BindAddress == "" {
+		cfg.BindAddress = "127.0.0.1"
+	}
+	if cfg.EtcdPrefix == "" {
+		cfg.EtcdPrefix = "/registry"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	return cfg
+}
+
+func (s *Server) startStorage(ctx context.Context) error {
+	if len(s.cfg.EtcdServers) > 0 {
+		c, err := storage.DialExternal(ctx, s.cfg.EtcdServers)
+		if err != nil {
+			return err
+		}
+		s.client = c
+	} else {
+		e, err := storage.StartEmbedded(ctx, storage.EmbeddedConfig{Dir: filepath.Join(s.cfg.DataDir, "etcd")})
+		if err != nil {
+			return err
+		}
+		s.embedded, s.client = e, e.Client()
+	}
+	s.store = storage.NewEtcd(s.client, s.cfg.EtcdPrefix)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.store.Ready(rctx); err != nil {
+		return fmt.Errorf("etcd not reachable: %w", err)
+	}
+	return nil
+}
+
+// requestProgress asks etcd to tell the watch cache its current revision.
+func (s *Server) requestProgress(ctx context.Context) error {
+	return s.client.RequestProgress(clientv3.WithRequireLeader(ctx))
+}
+
+func (s *Server) etcdDescription() string {
+	if s.embedded != nil {
+		return "embedded"
+	}
+	return fmt.Sprint(s.cfg.EtcdServers)
+}
+
+// serve opens the listener, writes the kubeconfig and starts HTTPS.
+func (s *Server) serve() error {
+	host := s.cfg.BindAddress
+	hosts := []string{"127.0.0.1", "localhost", "::1"}
+	if host != "0.0.0.0" && host != "::" {
+		hosts = append(hosts, host)
+	}
+	bundle, err := certs.LoadOrCreate(filepath.Join(s.cfg.DataDir, "pki"), hosts)
+	if err != nil {
+		return err
+	}
+	s.bundle = bundle
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(s.cfg.SecurePort)))
+	if err != nil {
+		return fmt.Errorf("listening on %s:%d: %w", host, s.cfg.SecurePort, err)
+	}
+	s.listener = ln
+	port := ln.Addr().(*net.TCPAddr).Port
+	clientHost := host
+	if host == "0.0.0.0" || host == "::" {
+		clientHost = "127.0.0.1"
+	}
+	s.addr = "https://" + net.JoinHostPort(clientHost, strconv.Itoa(port))
+	if s.token, err = loadOrCreateToken(filepath.Join(s.cfg.DataDir, "admin-token")); err != nil {
+		return err
+	}
+	if err := writeKubeconfig(s.KubeconfigPath(), s.addr, bundle.CAPEM, s.token); err != nil {
+		return err
+	}
+	s.http = &http.Server{
+		Handler:           s.api,
+		ReadHeaderTimeout: 30 * time.Second,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{bundle.Serving}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}},
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("serving HTTPS: %w", err))
+		}
+	}()
+	return nil
+}
+
+func (s *Server) fail(err error) {
+	select {
+	case s.errc <- err:
+	default:
+	}
+}
+
+// Err carries a fatal error of a background part (HTTPS, etcd).
+func (s *Server) Err() <-chan error { return s.errc }
+
+// URL is the API's address, e.g. https://127.0.0.1:6443.
+func (s *Server) URL() string { return s.addr }
+
+// KubeconfigPath is where the admin kubeconfig is written.
+func (s *Server) KubeconfigPath() string { return filepath.Join(s.cfg.DataDir, "kubeconfig") }
+
+// AdminConfig returns a client-go config with the admin identity.
+func (s *Server) AdminConfig() *rest.Config {
+	return &rest.Config{
+		Host:            s.addr,
+		BearerToken:     s.token,
+		TLSClientConfig: rest.TLSClientConfig{CAData: s.bundle.CAPEM},
+		QPS:             -1,
+	}
+}
+
+// Close shuts down in order: stop accepting and drain HTTP (watches end)
+// within ShutdownTimeout, then cut what is left; stop the controllers and the
+// watch cache; close etcd. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		if s.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+			if err := s.http.Shutdown(ctx); err != nil {
+				_ = s.http.Close()
+			}
+			cancel()
+		} else if s.listener != nil {
+			_ = s.listener.Close()
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.wg.Wait()
+		if s.embedded != nil {
+			s.embedded.Close()
+		} else if s.client != nil {
+			s.closeErr = s.client.Close()
+		}
+	})
+	return s.closeErr
+}

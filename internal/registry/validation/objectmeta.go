@@ -15,7 +15,7 @@ import (
 const FinalizerKubernetes = "kubernetes"
 
 var standardFinalizers = map[string]bool{
-	FinalizerKubernetes:               true,
+	FinalizerKubernetes:              true,
 	metav1.FinalizerOrphanDependents: true,
 	metav1.FinalizerDeleteDependents: true,
 }

@@ -94,6 +94,22 @@ func TestStatusStrategy_ValidateUpdate_Scenarios(t *testing.T) {
 				s.CompletionTime = &t1
 			},
 		},
+		"the controller resumes a Job that had started": {
+			create: func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(false) },
+			before: func(s *batchv1.JobStatus) {
+				s.StartTime = &t0
+				s.Conditions = []batchv1.JobCondition{cond(batchv1.JobSuspended)}
+			},
+			after: func(s *batchv1.JobStatus) {
+				s.StartTime = &t1
+				s.Conditions = []batchv1.JobCondition{{Type: batchv1.JobSuspended, Status: corev1.ConditionFalse}}
+			},
+		},
+		"removing startTime of a running Job": {
+			before: running,
+			after:  func(s *batchv1.JobStatus) { s.StartTime = nil },
+			want:   []string{"status.startTime: Required value: startTime cannot be removed for unsuspended job"},
+		},
 		"negative counters": {
 			after: func(s *batchv1.JobStatus) { s.Active = -1; s.Ready = int32p(-1) },
 			want: []string{

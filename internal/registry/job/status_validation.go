@@ -34,7 +34,11 @@ func validateJobStatusUpdate(job, oldJob *batchv1.Job, opts statusOptions) field
 	if opts.rejectMutatingCompletionTime && s.CompletionTime != nil && o.CompletionTime != nil && !timesEqual(s.CompletionTime, o.CompletionTime) {
 		errs = append(errs, field.Invalid(statusPath.Child("completionTime"), s.CompletionTime, "completionTime cannot be mutated"))
 	}
-	if opts.rejectStartTimeUpdateForUnsuspendedJob && o.StartTime != nil && !timesEqual(o.StartTime, s.StartTime) && !ptr.Deref(job.Spec.Suspend, false) {
+	// A Job being resumed (its stored status still Suspended=True) gets a
+	// new startTime from the controller.
+	resuming := isConditionTrue(o.Conditions, batchv1.JobSuspended)
+	if opts.rejectStartTimeUpdateForUnsuspendedJob && o.StartTime != nil && !timesEqual(o.StartTime, s.StartTime) &&
+		!ptr.Deref(job.Spec.Suspend, false) && !resuming {
 		errs = append(errs, field.Required(statusPath.Child("startTime"), "startTime cannot be removed for unsuspended job"))
 	}
 	newMet := isConditionTrue(s.Conditions, batchv1.JobSuccessCriteriaMet)
@@ -133,9 +137,9 @@ func validateStatusTimes(job *batchv1.Job, opts statusOptions) field.ErrorList {
 	if opts.rejectCompletionTimeBeforeStartTime && s.StartTime != nil && s.CompletionTime != nil && s.CompletionTime.Before(s.StartTime) {
 		errs = append(errs, field.Invalid(statusPath.Child("completionTime"), s.CompletionTime, "completionTime cannot be set before startTime"))
 	}
-	// A suspended Job with zero completions completes without ever starting.
-	zeroSuspended := ptr.Deref(job.Spec.Suspend, false) && ptr.Deref(job.Spec.Completions, -1) == 0
-	if opts.rejectFinishedJobWithoutStartTime && s.StartTime == nil && isJobFinished(job) && !zeroSuspended {
+	// A suspended Job never starts, yet finishes with zero completions.
+	suspended := ptr.Deref(job.Spec.Suspend, false)
+	if opts.rejectFinishedJobWithoutStartTime && s.StartTime == nil && isJobFinished(job) && !suspended {
 		errs = append(errs, field.Required(statusPath.Child("startTime"), "startTime is required for finished job"))
 	}
 	return errs

@@ -144,7 +144,11 @@ func legacyResources(r *Resource) []metav1.APIResource {
 	}}
 	for _, name := range sortedSubresources(r) {
 		sub := r.Subresources[name]
-		out = append(out, metav1.APIResource{Name: r.Name + "/" + name, Namespaced: r.namespaced(), Kind: sub.Kind, Verbs: sub.Verbs})
+		res := metav1.APIResource{Name: r.Name + "/" + name, Namespaced: r.namespaced(), Kind: sub.Kind, Verbs: sub.Verbs}
+		if sub.GroupVersion != nil {
+			res.Group, res.Version = sub.GroupVersion.Group, sub.GroupVersion.Version
+		}
+		out = append(out, res)
 	}
 	return out
 }
@@ -161,9 +165,13 @@ func aggregatedResource(r *Resource) apidiscoveryv2.APIResourceDiscovery {
 	}
 	for _, name := range sortedSubresources(r) {
 		sub := r.Subresources[name]
+		gv := r.GroupVersion
+		if sub.GroupVersion != nil {
+			gv = *sub.GroupVersion
+		}
 		d.Subresources = append(d.Subresources, apidiscoveryv2.APISubresourceDiscovery{
 			Subresource:  name,
-			ResponseKind: &metav1.GroupVersionKind{Group: r.GroupVersion.Group, Version: r.GroupVersion.Version, Kind: sub.Kind},
+			ResponseKind: &metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: sub.Kind},
 			Verbs:        sub.Verbs,
 		})
 	}

@@ -42,6 +42,8 @@ type Resource struct {
 type Subresource struct {
 	// Kind is the kind the subresource speaks (Job for status, Binding...).
 	Kind string
+	// GroupVersion of Kind when it is not the parent's (policy/v1 Eviction).
+	GroupVersion *schema.GroupVersion
 	// Verbs served, for discovery (get, update, patch, create).
 	Verbs []string
 	// Store, for store-backed subresources: get, update and patch go to it.

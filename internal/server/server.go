@@ -124,10 +124,15 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err := ensureSystemNamespaces(ctx, res.namespaces); err != nil {
 		return nil, err
 	}
+	oapi, err := newOpenAPI(res.list)
+	if err != nil {
+		return nil, fmt.Errorf("building OpenAPI documents: %w", err)
+	}
 	s.api, err = apiserver.New(apiserver.Config{
 		Resources: res.list, Logger: s.logger, Version: Version,
 		Ready:   s.store.Ready,
 		Metrics: apiserver.NewMetrics(),
+		OpenAPI: oapi,
 	})
 	if err != nil {
 		return nil, err

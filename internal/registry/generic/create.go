@@ -7,8 +7,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage/names"
 	"k8s.io/apiserver/pkg/warning"
@@ -101,7 +104,13 @@ func (s *Store) beforeCreate(ctx context.Context, namespace string, obj runtime.
 		}
 	}
 	s.cfg.Strategy.PrepareForCreate(ctx, obj)
-	if errs := s.cfg.Strategy.Validate(ctx, obj); len(errs) > 0 {
+	errs := s.cfg.Strategy.Validate(ctx, obj)
+	if len(errs) == 0 {
+		// Upstream runs the generic metadata rules after the strategy's, so
+		// the strategy's more specific messages win.
+		errs = apimachineryvalidation.ValidateObjectMetaAccessor(m, s.namespaced, path.ValidatePathSegmentName, field.NewPath("metadata"))
+	}
+	if len(errs) > 0 {
 		return apierrors.NewInvalid(s.cfg.Kind.GroupKind(), m.GetName(), errs)
 	}
 	for _, w := range s.cfg.Strategy.WarningsOnCreate(ctx, obj) {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs Skiff's tests: installs what they need on a fresh Debian machine
+# (busybox-static for busybox images), then unit, integration and e2e tests,
+# with the race detector on the concurrent packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v busybox >/dev/null 2>&1 && [ ! -x /bin/busybox ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing busybox-static (busybox images run with it)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+  else
+    echo "warning: busybox is missing; install Debian's busybox-static (busybox image tests will fail)" >&2
+  fi
+fi
+
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+# Concurrent packages run with -race; everything runs once.
+race_pkgs=$(go list ./internal/... | grep -E '/internal/(storage|registry/generic|apiserver|controller|node|runtime|bench)' || true)
+other_pkgs=$(go list ./... | grep -v -F -x -f <(printf '%s\n' $race_pkgs) || true)
+timeout="${SKIFF_TEST_TIMEOUT:-20m}"
+status=0
+if [ -n "$race_pkgs" ]; then
+  go test -race -timeout "$timeout" $race_pkgs || status=$?
+fi
+go test -timeout "$timeout" $other_pkgs || status=$?
+exit $status

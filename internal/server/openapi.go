@@ -1,0 +1,34 @@
+package server
+
+import (
+	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/openapi"
+	"github.com/skiff-sh/skiff/internal/scheme"
+)
+
+// newOpenAPI describes the served resources to the OpenAPI builder. The
+// documents are built once, at start.
+func newOpenAPI(resources []*apiserver.Resource) (*openapi.Service, error) {
+	var out []openapi.Resource
+	for _, r := range resources {
+		o := openapi.Resource{
+			Group: r.GroupVersion.Group, Version: r.GroupVersion.Version, Kind: r.Kind, ListKind: r.ListKind,
+			Resource: r.Name, Namespaced: r.Store.Namespaced(), Verbs: r.Verbs,
+			DeleteReturnsObject: r.Name == "pods" && r.GroupVersion.Group == "",
+		}
+		for name, sub := range r.Subresources {
+			s := openapi.Subresource{Name: name, Verbs: sub.Verbs}
+			if sub.Kind != r.Kind {
+				s.Kind = sub.Kind
+			}
+			if sub.GroupVersion != nil {
+				s.Group, s.Version = sub.GroupVersion.Group, sub.GroupVersion.Version
+			}
+			o.Subresources = append(o.Subresources, s)
+		}
+		out = append(out, o)
+	}
+	return openapi.New(out, openapi.Options{Version: Version, Scheme: scheme.Scheme, PatchTypes: []string{
+		"application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json",
+	}})
+}

@@ -1,0 +1,315 @@
+package garbagecollector
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/metadata/metadatainformer"
+	clienttesting "k8s.io/client-go/testing"
+)
+
+// pollUntil calls cond until it returns true or timeout passes.
+func pollUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// startGC runs a collector over pods, jobs and configmaps until the test ends.
+func startGC(t *testing.T, api *fakeAPI) *Controller {
+	t.Helper()
+	factory := metadatainformer.NewSharedInformerFactory(api.client, 0)
+	gc, err := NewController(Config{
+		Metadata:  api.client,
+		Informers: factory,
+		Resources: []schema.GroupVersionResource{podsGVR, jobsGVR, configMapsGVR},
+		Logger:    testLogger(t),
+	})
+	if err != nil {
+		t.Fatalf("NewController: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gc.Run(ctx, 4) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		factory.Shutdown()
+	})
+	return gc
+}
+
+func object(apiVersion, kind, ns, name string, uid types.UID, owners ...metav1.OwnerReference) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{
+		TypeMeta:   metav1.TypeMeta{APIVersion: apiVersion, Kind: kind},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: uid, OwnerReferences: owners},
+	}
+}
+
+func job(name string, uid types.UID, owners ...metav1.OwnerReference) *metav1.PartialObjectMetadata {
+	return object("batch/v1", "Job", "ns", name, uid, owners...)
+}
+
+func pod(name string, uid types.UID, owners ...metav1.OwnerReference) *metav1.PartialObjectMetadata {
+	return object("v1", "Pod", "ns", name, uid, owners...)
+}
+
+func configMap(name string, uid types.UID, owners ...metav1.OwnerReference) *metav1.PartialObjectMetadata {
+	return object("v1", "ConfigMap", "ns", name, uid, owners...)
+}
+
+func ownerRef(apiVersion, kind, name string, uid types.UID, block bool) metav1.OwnerReference {
+	return metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, UID: uid, BlockOwnerDeletion: &block}
+}
+
+func jobRef(name string, uid types.UID, block bool) metav1.OwnerReference {
+	ref := ownerRef("batch/v1", "Job", name, uid, block)
+	ctrl := true
+	ref.Controller = &ctrl
+	return ref
+}
+
+func deleteWith(t *testing.T, api *fakeAPI, gvr schema.GroupVersionResource, name string, policy metav1.DeletionPropagation) {
+	t.Helper()
+	err := api.client.Resource(gvr).Namespace("ns").Delete(context.Background(), name, metav1.DeleteOptions{PropagationPolicy: &policy})
+	if err != nil {
+		t.Fatalf("deleting %s %s: %v", gvr.Resource, name, err)
+	}
+}
+
+const timeout = 10 * time.Second
+
+func TestController_Run_BackgroundDeletesDependents(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI(t)
+	api.create(t, jobsGVR, job("pi", "job-uid"))
+	const pods = 50
+	for i := range pods {
+		api.create(t, podsGVR, pod(podName(i), types.UID("pod-uid-"+podName(i)), jobRef("pi", "job-uid", true)))
+	}
+	startGC(t, api)
+
+	deleteWith(t, api, jobsGVR, "pi", metav1.DeletePropagationBackground)
+	pollUntil(t, timeout, "all pods deleted", func() bool {
+		for i := range pods {
+			if api.get(t, podsGVR, "ns", podName(i)) != nil {
+				return false
+			}
+		}
+		return true
+	})
+	for _, a := range api.actions("delete", "pods") {
+		opts := a.(clienttesting.DeleteActionImpl).DeleteOptions
+		if opts.Preconditions == nil || opts.Preconditions.UID == nil || opts.PropagationPolicy == nil {
+			t.Fatalf("pod delete without uid precondition or policy: %+v", opts)
+		}
+		if got, want := *opts.PropagationPolicy, metav1.DeletePropagationBackground; got != want {
+			t.Errorf("pod delete propagationPolicy = %s, want %s", got, want)
+		}
+	}
+}
+
+func podName(i int) string {
+	return "pi-" + string(rune('a'+i/26)) + string(rune('a'+i%26))
+}
+
+func TestController_Run_ForegroundWaitsForBlockingDependents(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI(t)
+	api.create(t, jobsGVR, job("fgb", "job-uid"))
+	held := pod("held", "pod-held", jobRef("fgb", "job-uid", true))
+	held.Finalizers = []string{"example.com/hold"}
+	api.create(t, podsGVR, held)
+	api.create(t, podsGVR, pod("free", "pod-free", jobRef("fgb", "job-uid", true)))
+	startGC(t, api)
+
+	deleteWith(t, api, jobsGVR, "fgb", metav1.DeletePropagationForeground)
+	pollUntil(t, timeout, "free pod deleted and held pod terminating", func() bool {
+		p := api.get(t, podsGVR, "ns", "held")
+		return api.get(t, podsGVR, "ns", "free") == nil && p != nil && p.DeletionTimestamp != nil
+	})
+	if j := api.get(t, jobsGVR, "ns", "fgb"); !hasFinalizerIn(j, metav1.FinalizerDeleteDependents) {
+		t.Fatalf("job = %+v, want it kept with %s while a blocking dependent remains", j, metav1.FinalizerDeleteDependents)
+	}
+
+	releaseFinalizers(t, api, podsGVR, "held")
+	pollUntil(t, timeout, "job deleted after its blocking dependent", func() bool {
+		return api.get(t, jobsGVR, "ns", "fgb") == nil
+	})
+	bodies := api.patchBodies("jobs", "fgb")
+	if len(bodies) == 0 {
+		t.Fatal("no finalizer patch sent to the job")
+	}
+	if diff := cmp.Diff(`application/merge-patch+json {"metadata":{"resourceVersion":"`, bodies[len(bodies)-1][:len(`application/merge-patch+json {"metadata":{"resourceVersion":"`)]); diff != "" {
+		t.Errorf("finalizer patch prefix (-want +got):\n%s", diff)
+	}
+}
+
+func TestController_Run_ForegroundDoesNotWaitForNonBlockingDependents(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI(t)
+	api.create(t, jobsGVR, job("fga", "job-uid"))
+	held := pod("held", "pod-held", jobRef("fga", "job-uid", false))
+	held.Finalizers = []string{"example.com/hold"}
+	api.create(t, podsGVR, held)
+	startGC(t, api)
+
+	deleteWith(t, api, jobsGVR, "fga", metav1.DeletePropagationForeground)
+	pollUntil(t, timeout, "job deleted while its non-blocking dependent terminates", func() bool {
+		p := api.get(t, podsGVR, "ns", "held")
+		return api.get(t, jobsGVR, "ns", "fga") == nil && p != nil && p.DeletionTimestamp != nil
+	})
+}
+
+func releaseFinalizers(t *testing.T, api *fakeAPI, gvr schema.GroupVersionResource, name string) {
+	t.Helper()
+	_, err := api.client.Resource(gvr).Namespace("ns").Patch(context.Background(), name,
+		types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+	if err != nil {
+		t.Fatalf("releasing finalizers of %s: %v", name, err)
+	}
+}
+
+func TestController_Run_OrphanRemovesOwnerReferences(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI(t)
+	api.create(t, jobsGVR, job("pi", "job-uid"))
+	other := ownerRef("v1", "ConfigMap", "keep", "cm-uid", false)
+	api.create(t, configMapsGVR, configMap("keep", "cm-uid"))
+	api.create(t, podsGVR, pod("p1", "pod-1", jobRef("pi", "job-uid", true)))
+	api.create(t, podsGVR, pod("p2", "pod-2", jobRef("pi", "job-uid", true), other))
+	startGC(t, api)
+
+	deleteWith(t, api, jobsGVR, "pi", metav1.DeletePropagationOrphan)
+	pollUntil(t, timeout, "job deleted", func() bool { return api.get(t, jobsGVR, "ns", "pi") == nil })
+
+	got := map[string][]metav1.OwnerReference{}
+	for _, name := range []string{"p1", "p2"} {
+		p := api.get(t, podsGVR, "ns", name)
+		if p == nil {
+			t.Fatalf("pod %s deleted, want it orphaned", name)
+		}
+		got[name] = p.OwnerReferences
+	}
+	want := map[string][]metav1.OwnerReference{"p1": nil, "p2": {other}}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("ownerReferences after orphaning (-want +got):\n%s", diff)
+	}
+	wantBody := []string{`application/strategic-merge-patch+json {"metadata":{"ownerReferences":[{"$patch":"delete","uid":"job-uid"}],"uid":"pod-1"}}`}
+	if diff := cmp.Diff(wantBody, api.patchBodies("pods", "p1")); diff != "" {
+		t.Errorf("orphan patch (-want +got):\n%s", diff)
+	}
+}
+
+func TestController_Run_DanglingOwners(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		owners    func() []metav1.OwnerReference
+		rejectSMP bool
+		wantGone  bool
+		wantRefs  []metav1.OwnerReference
+	}{
+		"an owner that does not exist is dangling": {
+			owners:   func() []metav1.OwnerReference { return []metav1.OwnerReference{jobRef("ghost", "ghost-uid", true)} },
+			wantGone: true,
+		},
+		"an owner with another uid is dangling": {
+			owners:   func() []metav1.OwnerReference { return []metav1.OwnerReference{jobRef("real", "wrong-uid", true)} },
+			wantGone: true,
+		},
+		"one solid and one dangling owner keeps the solid reference": {
+			owners: func() []metav1.OwnerReference {
+				return []metav1.OwnerReference{jobRef("real", "real-uid", true), ownerRef("batch/v1", "Job", "ghost", "ghost-uid", true)}
+			},
+			wantRefs: []metav1.OwnerReference{jobRef("real", "real-uid", true)},
+		},
+		"the JSON merge patch fallback on 415 keeps the solid reference": {
+			owners: func() []metav1.OwnerReference {
+				return []metav1.OwnerReference{ownerRef("batch/v1", "Job", "ghost", "ghost-uid", true), jobRef("real", "real-uid", true)}
+			},
+			rejectSMP: true,
+			wantRefs:  []metav1.OwnerReference{jobRef("real", "real-uid", true)},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			api := newFakeAPI(t)
+			api.rejectSMP.Store(tc.rejectSMP)
+			api.create(t, jobsGVR, job("real", "real-uid"))
+			api.create(t, podsGVR, pod("dep", "dep-uid", tc.owners()...))
+			startGC(t, api)
+
+			if tc.wantGone {
+				pollUntil(t, timeout, "dependent deleted", func() bool { return api.get(t, podsGVR, "ns", "dep") == nil })
+				return
+			}
+			pollUntil(t, timeout, "dangling reference removed", func() bool {
+				p := api.get(t, podsGVR, "ns", "dep")
+				return p != nil && len(p.OwnerReferences) == len(tc.wantRefs)
+			})
+			if diff := cmp.Diff(tc.wantRefs, api.get(t, podsGVR, "ns", "dep").OwnerReferences); diff != "" {
+				t.Errorf("ownerReferences (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestController_Run_CycleDoesNotDeadlock(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []metav1.DeletionPropagation{metav1.DeletePropagationForeground, metav1.DeletePropagationBackground} {
+		t.Run(string(policy), func(t *testing.T) {
+			t.Parallel()
+			api := newFakeAPI(t)
+			api.create(t, configMapsGVR, configMap("a", "uid-a", ownerRef("v1", "ConfigMap", "b", "uid-b", true)))
+			api.create(t, configMapsGVR, configMap("b", "uid-b", ownerRef("v1", "ConfigMap", "a", "uid-a", true)))
+			startGC(t, api)
+
+			deleteWith(t, api, configMapsGVR, "a", policy)
+			pollUntil(t, timeout, "both configmaps deleted", func() bool {
+				return api.get(t, configMapsGVR, "ns", "a") == nil && api.get(t, configMapsGVR, "ns", "b") == nil
+			})
+		})
+	}
+}
+
+func TestController_Run_SolidOwnerKeepsDependent(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI(t)
+	api.create(t, jobsGVR, job("pi", "job-uid"))
+	api.create(t, podsGVR, pod("p", "pod-uid", jobRef("pi", "job-uid", true)))
+	// An object created after the pod, whose owner is known only later, must
+	// wait as a virtual node rather than be deleted.
+	api.create(t, configMapsGVR, configMap("late", "cm-uid", jobRef("pi", "job-uid", true)))
+	gc := startGC(t, api)
+	pollUntil(t, timeout, "graph built", func() bool { return gc.GraphSize() == 3 })
+
+	// Delete through a sentinel that the collector must process after the
+	// others: a dangling pod; once it is gone, earlier work is done too.
+	api.create(t, podsGVR, pod("sentinel", "s-uid", jobRef("ghost", "ghost-uid", true)))
+	pollUntil(t, timeout, "sentinel deleted", func() bool { return api.get(t, podsGVR, "ns", "sentinel") == nil })
+	if api.get(t, podsGVR, "ns", "p") == nil || api.get(t, configMapsGVR, "ns", "late") == nil {
+		t.Fatal("dependents of a live owner were deleted")
+	}
+	if got := api.actions("delete", "pods"); len(got) != 1 {
+		t.Errorf("pod deletes = %d, want 1 (the sentinel)", len(got))
+	}
+}

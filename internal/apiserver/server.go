@@ -85,11 +85,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Wrap != nil {
 		h = cfg.Wrap(h)
 	}
-	h = s.withRequestInfo(h)
-	h = withPanicRecovery(h, s.logger)
 	if cfg.Metrics != nil {
 		h = cfg.Metrics.instrument(h)
 	}
+	h = s.withRequestInfo(h)
+	h = withPanicRecovery(h, s.logger)
 	s.handler = h
 	return s, nil
 }
@@ -141,6 +141,9 @@ func (s *Server) serveNonResource(w http.ResponseWriter, r *http.Request) {
 		s.serveHealth(w, r, s.cfg.Ready)
 	case p == "/version":
 		writeJSON(w, http.StatusOK, s.cfg.Version)
+	case strings.HasPrefix(r.URL.Path, "/debug/pprof"):
+		// kube-apiserver serves the Go profiler by default (--profiling).
+		servePprof(w, r)
 	case p == "/metrics" && s.cfg.Metrics != nil:
 		s.cfg.Metrics.ServeHTTP(w, r)
 	case p == "/openapi/v2" && s.cfg.OpenAPI != nil:

@@ -1,6 +1,7 @@
 package generic
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,13 +40,14 @@ func (s *Store) Delete(ctx context.Context, namespace, name string, options *met
 		options = metav1.NewDeleteOptions(0)
 	}
 	dryRun := len(options.DryRun) > 0
+	src := s.states(key, name)
 	for attempt := 0; attempt < maxDeleteAttempts; attempt++ {
-		current, _, err := s.read(ctx, key, name)
+		st, err := src.get(ctx)
 		if err != nil {
 			return nil, false, err
 		}
-		out, deleted, err := s.tryDelete(ctx, key, name, current, options.DeepCopy(), dryRun)
-		if errors.Is(err, storage.ErrConflict) {
+		out, deleted, err := s.tryDelete(ctx, key, name, st, options.DeepCopy(), dryRun)
+		if src.retry(err) {
 			continue
 		}
 		return out, deleted, err
@@ -53,16 +55,24 @@ func (s *Store) Delete(ctx context.Context, namespace, name string, options *met
 	return nil, false, apierrors.NewConflict(s.cfg.Resource, name, errors.New(OptimisticLockErrorMsg))
 }
 
-// tryDelete runs one attempt against current; storage.ErrConflict means the
-// object moved and the attempt must be repeated on a fresh read.
-func (s *Store) tryDelete(ctx context.Context, key, name string, current runtime.Object, options *metav1.DeleteOptions, dryRun bool) (runtime.Object, bool, error) {
-	rev := revisionOf(current)
+// tryDelete runs one attempt against st; storage.ErrConflict or
+// errStaleCache means the attempt must be repeated. Only the plain path (a
+// write that moves the object forward) is taken on the watch cache's copy;
+// refusals, no-ops and dry runs are decided on etcd's.
+func (s *Store) tryDelete(ctx context.Context, key, name string, st state, options *metav1.DeleteOptions, dryRun bool) (runtime.Object, bool, error) {
+	if st.fromCache && dryRun {
+		return nil, false, errStaleCache
+	}
+	current, rev := st.obj, st.rev
 	obj := current.DeepCopyObject()
 	graceful, pending, err := s.beforeDelete(ctx, obj, options)
-	if err != nil {
-		return nil, false, err
-	}
-	if pending {
+	if err != nil || pending {
+		if st.fromCache {
+			return nil, false, errStaleCache
+		}
+		if err != nil {
+			return nil, false, err
+		}
 		return s.finalizeDelete(current, false)
 	}
 	m, err := mustAccessor(obj)
@@ -77,17 +87,17 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, current runtime
 		if !graceful {
 			markAsDeleting(m, time.Now())
 		}
-		out, err := s.writeDeleting(ctx, key, name, obj, current, rev, dryRun)
+		out, err := s.writeDeleting(ctx, key, name, obj, st, dryRun)
 		return out, false, err
 	}
 	if graceful && options.GracePeriodSeconds != nil && *options.GracePeriodSeconds > 0 {
-		out, err := s.writeDeleting(ctx, key, name, obj, current, rev, dryRun)
+		out, err := s.writeDeleting(ctx, key, name, obj, st, dryRun)
 		return out, false, err
 	}
 	if graceful {
 		// Grace 0: upstream persists the deleting state (MODIFIED), then
 		// removes the object (DELETED), in the same request.
-		written, err := s.writeDeleting(ctx, key, name, obj, current, rev, dryRun)
+		written, err := s.writeDeleting(ctx, key, name, obj, st, dryRun)
 		if err != nil {
 			return nil, false, err
 		}
@@ -113,24 +123,23 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, current runtime
 	return s.finalizeDelete(gone, true)
 }
 
-// writeDeleting persists obj (the deleting state) over current, unless it is
+// writeDeleting persists obj (the deleting state) over st, unless it is
 // unchanged or this is a dry run; the result carries the new revision.
-func (s *Store) writeDeleting(ctx context.Context, key, name string, obj, current runtime.Object, rev int64, dryRun bool) (runtime.Object, error) {
+func (s *Store) writeDeleting(ctx context.Context, key, name string, obj runtime.Object, st state, dryRun bool) (runtime.Object, error) {
 	data, err := s.encode(obj)
 	if err != nil {
 		return nil, err
 	}
-	old, err := s.encode(current)
-	if err != nil {
-		return nil, err
-	}
-	if string(data) == string(old) {
-		return current, nil // repeated DELETE with the same outcome: no write
+	if bytes.Equal(data, st.raw) {
+		if st.fromCache {
+			return nil, errStaleCache
+		}
+		return st.obj, nil // repeated DELETE with the same outcome: no write
 	}
 	if dryRun {
 		return obj, nil
 	}
-	newRev, err := s.cfg.Storage.Update(ctx, key, data, rev)
+	newRev, err := s.cfg.Storage.Update(ctx, key, data, st.rev)
 	if err != nil {
 		if errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrNotFound) {
 			return nil, err

@@ -253,7 +253,7 @@ func (s *Store) Get(ctx context.Context, namespace, name string, opts metav1.Get
 		return nil, err
 	}
 	if opts.ResourceVersion == "0" {
-		if obj, ok := s.cache.Get(key); ok {
+		if obj, _, ok := s.cache.Get(key); ok {
 			return obj, nil
 		}
 		return nil, apierrors.NewNotFound(s.cfg.Resource, name)

@@ -42,17 +42,18 @@ func (s *Store) Update(ctx context.Context, namespace, name string, fn UpdateFun
 	if err != nil {
 		return nil, false, err
 	}
+	src := s.states(key, name)
 	for attempt := 0; attempt < maxUpdateAttempts; attempt++ {
-		current, raw, err := s.read(ctx, key, name)
+		st, err := src.get(ctx)
 		if apierrors.IsNotFound(err) && s.cfg.Strategy.AllowCreateOnUpdate() {
 			return s.createOnUpdate(ctx, namespace, fn, opts)
 		}
 		if err != nil {
 			return nil, false, err
 		}
-		out, err := s.tryUpdate(ctx, key, name, current, raw, fn, opts)
-		if errors.Is(err, storage.ErrConflict) {
-			continue // lost a race; re-read and re-apply
+		out, err := s.tryUpdate(ctx, key, name, st, fn, opts)
+		if src.retry(err) {
+			continue // lost a race, or decided on a cached copy: again
 		}
 		return out, false, err
 	}
@@ -73,11 +74,19 @@ func (s *Store) createOnUpdate(ctx context.Context, namespace string, fn UpdateF
 	return out, err == nil, err
 }
 
-// tryUpdate does one read-modify-write. A storage.ErrConflict result means
-// "retry"; anything else is final.
-func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime.Object, raw []byte, fn UpdateFunc, opts UpdateOptions) (runtime.Object, error) {
-	rev := revisionOf(current)
-	obj, err := fn(ctx, current.DeepCopyObject())
+// tryUpdate does one read-modify-write. A storage.ErrConflict or
+// errStaleCache result means "retry"; anything else is final. Any refusal
+// decided on the watch cache's copy is re-checked on etcd's.
+func (s *Store) tryUpdate(ctx context.Context, key, name string, st state, fn UpdateFunc, opts UpdateOptions) (runtime.Object, error) {
+	out, err := s.applyUpdate(ctx, key, name, st, fn, opts)
+	if err != nil && st.fromCache && !errors.Is(err, storage.ErrConflict) {
+		return nil, errStaleCache
+	}
+	return out, err
+}
+
+func (s *Store) applyUpdate(ctx context.Context, key, name string, st state, fn UpdateFunc, opts UpdateOptions) (runtime.Object, error) {
+	obj, err := fn(ctx, st.obj.DeepCopyObject())
 	if err != nil {
 		return nil, err
 	}
@@ -91,29 +100,32 @@ func (s *Store) tryUpdate(ctx context.Context, key, name string, current runtime
 			return nil, apierrors.NewInvalid(s.cfg.Kind.GroupKind(), name, field.ErrorList{
 				field.Invalid(field.NewPath("metadata", "resourceVersion"), m.GetResourceVersion(), "must be specified for an update")})
 		}
-		m.SetResourceVersion(strconv.FormatInt(rev, 10))
-	case strconv.FormatInt(rev, 10):
+		m.SetResourceVersion(strconv.FormatInt(st.rev, 10))
+	case strconv.FormatInt(st.rev, 10):
 	default:
 		return nil, apierrors.NewConflict(s.cfg.Resource, name, errors.New(OptimisticLockErrorMsg))
 	}
-	if err := s.beforeUpdate(ctx, obj, current, m); err != nil {
+	if err := s.beforeUpdate(ctx, obj, st.obj, m); err != nil {
 		return nil, err
 	}
-	if shouldDeleteDuringUpdate(m, current) {
-		return s.deleteWithoutFinalizers(ctx, key, name, obj, rev, opts.DryRun)
+	if shouldDeleteDuringUpdate(m, st.obj) {
+		return s.deleteWithoutFinalizers(ctx, key, name, obj, st.rev, opts.DryRun)
 	}
 	data, err := s.encode(obj)
 	if err != nil {
 		return nil, err
 	}
-	if bytes.Equal(data, raw) {
+	if bytes.Equal(data, st.raw) {
 		// Nothing changed: no write, no new revision, no watch event.
-		return current, nil
+		if st.fromCache {
+			return nil, errStaleCache // confirm on etcd's copy
+		}
+		return st.obj, nil
 	}
 	if opts.DryRun {
 		return obj, nil
 	}
-	newRev, err := s.cfg.Storage.Update(ctx, key, data, rev)
+	newRev, err := s.cfg.Storage.Update(ctx, key, data, st.rev)
 	if err != nil {
 		if errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrNotFound) {
 			return nil, err

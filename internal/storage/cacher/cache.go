@@ -21,8 +21,11 @@ type AttrFunc func(obj runtime.Object) (labels.Set, fields.Set, error)
 // entry is one cached object with its precomputed selector attributes.
 // Objects in the cache are shared and must never be mutated.
 type entry struct {
-	key    string
-	obj    runtime.Object
+	key string
+	obj runtime.Object
+	// raw is the stored encoding, for writers that start from the cache and
+	// need to tell a no-op update from a real one.
+	raw    []byte
 	labels labels.Set
 	fields fields.Set
 	rev    int64
@@ -82,15 +85,11 @@ func (c *Cache) newEntry(key string, value []byte, rev int64) (*entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", key, err)
 	}
-	return c.entryFor(key, obj, rev)
-}
-
-func (c *Cache) entryFor(key string, obj runtime.Object, rev int64) (*entry, error) {
 	l, f, err := c.attrs(obj)
 	if err != nil {
 		return nil, fmt.Errorf("attributes of %s: %w", key, err)
 	}
-	return &entry{key: key, obj: obj, labels: l, fields: f, rev: rev}, nil
+	return &entry{key: key, obj: obj, raw: value, labels: l, fields: f, rev: rev}, nil
 }
 
 // apply records one storage event. Called with hub.mu held.
@@ -185,16 +184,17 @@ func (p Predicate) matches(e *entry) bool {
 	return true
 }
 
-// Get returns the cached object at key (shared: do not mutate) and whether it
-// exists. The cache may lag etcd slightly; use it as a hint or for RV=0 reads.
-func (c *Cache) Get(key string) (runtime.Object, bool) {
+// Get returns the cached object at key (shared: do not mutate), its stored
+// bytes, and whether it exists. The cache may lag etcd slightly; use it as a
+// hint (with a compare-and-swap) or for resourceVersion=0 reads.
+func (c *Cache) Get(key string) (runtime.Object, []byte, bool) {
 	c.hub.mu.Lock()
 	defer c.hub.mu.Unlock()
 	e := c.items[key]
 	if e == nil {
-		return nil, false
+		return nil, nil, false
 	}
-	return e.obj, true
+	return e.obj, e.raw, true
 }
 
 // List returns the matching objects in key order and the revision they

@@ -1,0 +1,31 @@
+// Package node is Skiff's node agent, the kubelet's role: it registers a
+// Node (labels, capacity, nodeInfo, Ready condition), keeps its Lease in
+// kube-node-lease, runs the Pods bound to it through a runtime
+// (internal/runtime) and is the only writer of their status. It talks to
+// the API only through a kubernetes.Interface, so it can run on another
+// machine later. Scheduling (binding pending pods) lives in
+// internal/node/scheduler.
+//
+// A pod's life on the agent: sandbox and volumes (emptyDir, hostPath,
+// configMap, secret, downwardAPI, projected) → init containers in order →
+// containers, restarted in place per restartPolicy with the kubelet's
+// crash-loop back-off → terminal phase. A deletion stops the containers
+// with the pod's grace period (SIGTERM, then SIGKILL), writes the terminal
+// status, then confirms the deletion with a DELETE of grace 0 and the pod's
+// UID as precondition. activeDeadlineSeconds fails the pod with reason
+// DeadlineExceeded. Readiness/liveness probes and lifecycle hooks are not
+// run: a running container is ready. Restartable (sidecar) init containers
+// run like ordinary init containers.
+//
+// The package also serves two API subresources: pods/log (LogHandler) and
+// pods/eviction (EvictionHandler).
+//
+// Usage:
+//
+//	agent, err := node.New(node.Config{Client: client, Runtime: rt, Logger: logger})
+//	if err != nil { ... }
+//	go func() { errc <- agent.Run(ctx) }() // cancelling ctx stops the pods
+//	<-agent.Ready()
+//	logs := agent.LogHandler()           // apiserver.SubresourceHandler for pods/log
+//	eviction := agent.EvictionHandler()  // apiserver.SubresourceHandler for pods/eviction
+package node

@@ -295,3 +295,9 @@ func (s *Server) Close() error {
 	})
 	return s.closeErr
 }
+
+// LoopbackConfig returns an in-process client config with the admin
+// identity (no network; see loopbackConfig).
+func (s *Server) LoopbackConfig() *rest.Config {
+	return loopbackConfig(s.api, s.token)
+}

@@ -126,7 +126,11 @@ func (c *Controller) processDeletingDependentsItem(ctx context.Context, item *no
 		return c.removeFinalizer(ctx, item, metav1.FinalizerDeleteDependents)
 	}
 	for _, dep := range blocking {
-		if !dep.isDeletingDependents() {
+		// A dependent already being deleted (and not waiting on its own
+		// dependents) needs no attempt: its delete event will requeue item.
+		// Skipping it keeps a large foreground cascade from requeueing
+		// every remaining dependent on each dependent's deletion.
+		if !dep.isBeingDeleted() {
 			c.attemptToDelete.Add(dep)
 		}
 	}

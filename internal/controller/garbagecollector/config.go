@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -29,6 +30,11 @@ type Config struct {
 	RESTMapper meta.RESTMapper
 	// Logger receives the collector's logs. Nil discards them.
 	Logger *slog.Logger
+	// SyncTimeout bounds how long Run waits for the informers to sync before
+	// it proceeds with those that did (upstream does the same, so that one
+	// resource the server does not serve cannot stop collection). Zero means
+	// 30s.
+	SyncTimeout time.Duration
 	// AbsentOwnerCacheSize bounds the cache of owners verified absent.
 	// Zero means 1024.
 	AbsentOwnerCacheSize int
@@ -49,6 +55,9 @@ func (c *Config) validateAndDefault() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.SyncTimeout <= 0 {
+		c.SyncTimeout = 30 * time.Second
 	}
 	if c.AbsentOwnerCacheSize <= 0 {
 		c.AbsentOwnerCacheSize = 1024

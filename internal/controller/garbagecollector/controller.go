@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,6 +32,8 @@ type Controller struct {
 	mapper    meta.RESTMapper
 	informers metadatainformer.SharedInformerFactory
 	monitors  map[schema.GroupVersionResource]*monitor
+	// syncTimeout bounds the wait for informer caches in Run.
+	syncTimeout time.Duration
 
 	graph  *uidToNode
 	absent *absentCache
@@ -57,6 +60,7 @@ func NewController(cfg Config) (*Controller, error) {
 		mapper:       cfg.RESTMapper,
 		informers:    cfg.Informers,
 		monitors:     map[schema.GroupVersionResource]*monitor{},
+		syncTimeout:  cfg.SyncTimeout,
 		graph:        &uidToNode{nodes: map[types.UID]*node{}},
 		absent:       newAbsentCache(cfg.AbsentOwnerCacheSize),
 		graphChanges: workqueue.NewTyped[*event](),
@@ -133,12 +137,8 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	group.Start(c.runGraphBuilder)
 
 	c.informers.Start(ctx.Done())
-	synced := make([]cache.InformerSynced, 0, len(c.monitors))
-	for _, m := range c.monitors {
-		synced = append(synced, m.registration.HasSynced)
-	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return fmt.Errorf("garbage collector: waiting for caches: %w", context.Cause(ctx))
+	if err := c.waitForMonitors(ctx); err != nil {
+		return err
 	}
 	if err := c.waitForGraph(ctx); err != nil {
 		return err
@@ -149,6 +149,32 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		group.StartWithContext(ctx, c.runAttemptToOrphanWorker)
 	}
 	<-ctx.Done()
+	return nil
+}
+
+// waitForMonitors waits for every informer to sync, but, like upstream, at
+// most syncTimeout: a resource the server does not serve must not stop the
+// collector. The resources still unsynced are logged.
+func (c *Controller) waitForMonitors(ctx context.Context) error {
+	synced := make([]cache.InformerSynced, 0, len(c.monitors))
+	for _, m := range c.monitors {
+		synced = append(synced, m.registration.HasSynced)
+	}
+	syncCtx, cancel := context.WithTimeout(ctx, c.syncTimeout)
+	defer cancel()
+	if cache.WaitForCacheSync(syncCtx.Done(), synced...) {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("garbage collector: waiting for caches: %w", context.Cause(ctx))
+	}
+	var unsynced []string
+	for gvr, m := range c.monitors {
+		if !m.registration.HasSynced() {
+			unsynced = append(unsynced, gvr.String())
+		}
+	}
+	c.log.Warn("not all resource monitors synced, proceeding anyway", "timeout", c.syncTimeout, "unsynced", unsynced)
 	return nil
 }
 

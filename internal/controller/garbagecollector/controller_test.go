@@ -8,7 +8,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/metadata/metadatainformer"
@@ -312,4 +314,125 @@ func TestController_Run_SolidOwnerKeepsDependent(t *testing.T) {
 	if got := api.actions("delete", "pods"); len(got) != 1 {
 		t.Errorf("pod deletes = %d, want 1 (the sentinel)", len(got))
 	}
+}
+
+func TestController_Run_ForegroundCascadesThroughChains(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI(t)
+	api.create(t, jobsGVR, job("top", "job-uid"))
+	api.create(t, configMapsGVR, configMap("mid", "mid-uid", jobRef("top", "job-uid", true)))
+	api.create(t, configMapsGVR, configMap("leaf", "leaf-uid", ownerRef("v1", "ConfigMap", "mid", "mid-uid", true)))
+	startGC(t, api)
+
+	deleteWith(t, api, jobsGVR, "top", metav1.DeletePropagationForeground)
+	pollUntil(t, timeout, "whole chain deleted", func() bool {
+		return api.get(t, jobsGVR, "ns", "top") == nil && api.get(t, configMapsGVR, "ns", "mid") == nil &&
+			api.get(t, configMapsGVR, "ns", "leaf") == nil
+	})
+	policies := map[string]metav1.DeletionPropagation{}
+	for _, a := range api.actions("delete", "configmaps") {
+		da := a.(clienttesting.DeleteActionImpl)
+		policies[da.GetName()] = *da.DeleteOptions.PropagationPolicy
+	}
+	want := map[string]metav1.DeletionPropagation{"mid": metav1.DeletePropagationForeground, "leaf": metav1.DeletePropagationBackground}
+	if diff := cmp.Diff(want, policies); diff != "" {
+		t.Errorf("dependent delete policies (-want +got):\n%s", diff)
+	}
+}
+
+func TestController_DeleteObject_RetriesWithoutResourceVersionWhenOwnersUnchanged(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		owners     []metav1.OwnerReference
+		wantErr    bool
+		wantExists bool
+	}{
+		"same owners: retried with the uid precondition only": {
+			owners: []metav1.OwnerReference{jobRef("ghost", "ghost-uid", true)},
+		},
+		"changed owners: the conflict is returned": {
+			owners:     []metav1.OwnerReference{jobRef("other", "other-uid", true)},
+			wantErr:    true,
+			wantExists: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			api := newFakeAPI(t)
+			api.create(t, podsGVR, pod("p", "pod-uid", jobRef("ghost", "ghost-uid", true)))
+			gc, err := NewController(Config{Metadata: api.client,
+				Informers: metadatainformer.NewSharedInformerFactory(api.client, 0), Resources: []schema.GroupVersionResource{podsGVR}})
+			if err != nil {
+				t.Fatalf("NewController: %v", err)
+			}
+			id := identity{APIVersion: "v1", Kind: "Pod", Name: "p", Namespace: "ns", UID: "pod-uid"}
+			err = gc.deleteObject(context.Background(), id, "1" /* stale */, tc.owners, metav1.DeletePropagationBackground)
+			if gotErr := err != nil; gotErr != tc.wantErr {
+				t.Fatalf("deleteObject error = %v, want error %v", err, tc.wantErr)
+			}
+			if got := api.get(t, podsGVR, "ns", "p") != nil; got != tc.wantExists {
+				t.Errorf("pod exists = %v, want %v", got, tc.wantExists)
+			}
+		})
+	}
+}
+
+func TestReferencesDiffs(t *testing.T) {
+	t.Parallel()
+	a, b, c := jobRef("a", "uid-a", true), jobRef("b", "uid-b", true), jobRef("c", "uid-c", true)
+	bUnblocked := jobRef("b", "uid-b", false)
+	added, removed, changed := referencesDiffs([]metav1.OwnerReference{a, b}, []metav1.OwnerReference{bUnblocked, c})
+	got := struct {
+		Added, Removed []metav1.OwnerReference
+		Changed        []refChange
+	}{added, removed, changed}
+	want := struct {
+		Added, Removed []metav1.OwnerReference
+		Changed        []refChange
+	}{[]metav1.OwnerReference{c}, []metav1.OwnerReference{a}, []refChange{{old: b, new: bUnblocked}}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(refChange{})); diff != "" {
+		t.Errorf("referencesDiffs (-want +got):\n%s", diff)
+	}
+}
+
+func TestAbsentCache_Add_EvictsLeastRecentlyUsed(t *testing.T) {
+	t.Parallel()
+	c := newAbsentCache(2)
+	x, y, z := identity{UID: "x"}, identity{UID: "y"}, identity{UID: "z"}
+	c.add(x)
+	c.add(y)
+	c.has(x) // x is now the most recently used
+	c.add(z)
+	got := []bool{c.has(x), c.has(y), c.has(z)}
+	if diff := cmp.Diff([]bool{true, false, true}, got); diff != "" {
+		t.Errorf("membership of x, y, z (-want +got):\n%s", diff)
+	}
+}
+
+func TestController_Run_ProceedsPastAResourceThatNeverSyncs(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI(t)
+	leases := schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}
+	api.client.PrependReactor("list", "leases", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewNotFound(leases.GroupResource(), "")
+	})
+	api.create(t, podsGVR, pod("dep", "dep-uid", jobRef("ghost", "ghost-uid", true)))
+	factory := metadatainformer.NewSharedInformerFactory(api.client, 0)
+	gc, err := NewController(Config{Metadata: api.client, Informers: factory,
+		Resources: []schema.GroupVersionResource{podsGVR, jobsGVR, leases}, SyncTimeout: 50 * time.Millisecond, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("NewController: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gc.Run(ctx, 1) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		factory.Shutdown()
+	})
+	pollUntil(t, timeout, "dangling dependent deleted", func() bool { return api.get(t, podsGVR, "ns", "dep") == nil })
 }

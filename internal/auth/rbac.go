@@ -1,0 +1,300 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+)
+
+// RBACLister reads the RBAC objects the authorizer evaluates. Returned
+// objects are shared and must not be modified. Getters return an
+// apierrors NotFound error for a missing object. Implementations must be
+// safe for concurrent use; they are called on every request, so they
+// should read from memory (the watch cache or informers).
+type RBACLister interface {
+	GetRole(ctx context.Context, namespace, name string) (*rbacv1.Role, error)
+	ListRoleBindings(ctx context.Context, namespace string) ([]*rbacv1.RoleBinding, error)
+	GetClusterRole(ctx context.Context, name string) (*rbacv1.ClusterRole, error)
+	ListClusterRoles(ctx context.Context) ([]*rbacv1.ClusterRole, error)
+	ListClusterRoleBindings(ctx context.Context) ([]*rbacv1.ClusterRoleBinding, error)
+}
+
+// RBAC is upstream's RBAC authorizer: a request is allowed when a rule of a
+// role bound to the user (by a ClusterRoleBinding, or a RoleBinding in the
+// request's namespace) covers it; otherwise it has no opinion. Members of
+// system:masters are allowed everything, as kube-apiserver's privileged
+// group authorizer does ahead of RBAC.
+type RBAC struct {
+	lister RBACLister
+}
+
+var _ authorizer.UnconditionalAuthorizer = (*RBAC)(nil)
+
+// NewRBAC returns an authorizer over lister.
+func NewRBAC(lister RBACLister) *RBAC { return &RBAC{lister: lister} }
+
+// Authorize implements authorizer.Authorizer.
+func (a *RBAC) Authorize(ctx context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+	u := attrs.GetUser()
+	if u == nil {
+		return authorizer.DecisionNoOpinion, "no user on request", nil
+	}
+	for _, g := range u.GetGroups() {
+		if g == user.SystemPrivilegedGroup {
+			return authorizer.DecisionAllow, "", nil
+		}
+	}
+	var errs []error
+	allowed, source := false, ""
+	a.visitRules(ctx, u, attrs.GetNamespace(), func(src string, rule *rbacv1.PolicyRule, err error) bool {
+		if err != nil {
+			errs = append(errs, err)
+			return true
+		}
+		if RuleAllows(attrs, rule) {
+			allowed, source = true, src
+			return false
+		}
+		return true
+	})
+	if allowed {
+		return authorizer.DecisionAllow, "RBAC: allowed by " + source, nil
+	}
+	reason := ""
+	if len(errs) > 0 {
+		reason = fmt.Sprintf("RBAC: %v", utilerrors.NewAggregate(errs))
+	}
+	return authorizer.DecisionNoOpinion, reason, nil
+}
+
+// ruleVisitor gets each rule that applies (or an error reading one) and
+// returns false to stop.
+type ruleVisitor func(source string, rule *rbacv1.PolicyRule, err error) bool
+
+func (a *RBAC) visitRules(ctx context.Context, u user.Info, namespace string, visit ruleVisitor) {
+	crbs, err := a.lister.ListClusterRoleBindings(ctx)
+	if err != nil {
+		if !visit("", nil, err) {
+			return
+		}
+	}
+	for _, b := range crbs {
+		i, ok := appliesTo(u, b.Subjects, "")
+		if !ok {
+			continue
+		}
+		rules, err := a.rulesFor(ctx, b.RoleRef, "")
+		src := fmt.Sprintf("ClusterRoleBinding %q of %s %q to %s", b.Name, b.RoleRef.Kind, b.RoleRef.Name, describeSubject(&b.Subjects[i], ""))
+		if !visitAll(src, rules, err, visit) {
+			return
+		}
+	}
+	if namespace == "" {
+		return
+	}
+	rbs, err := a.lister.ListRoleBindings(ctx, namespace)
+	if err != nil {
+		if !visit("", nil, err) {
+			return
+		}
+	}
+	for _, b := range rbs {
+		i, ok := appliesTo(u, b.Subjects, namespace)
+		if !ok {
+			continue
+		}
+		rules, err := a.rulesFor(ctx, b.RoleRef, namespace)
+		src := fmt.Sprintf("RoleBinding %q of %s %q to %s", b.Name+"/"+namespace, b.RoleRef.Kind, b.RoleRef.Name, describeSubject(&b.Subjects[i], namespace))
+		if !visitAll(src, rules, err, visit) {
+			return
+		}
+	}
+}
+
+func visitAll(src string, rules []rbacv1.PolicyRule, err error, visit ruleVisitor) bool {
+	if err != nil {
+		return visit(src, nil, err)
+	}
+	for i := range rules {
+		if !visit(src, &rules[i], nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// rulesFor resolves a roleRef. An aggregated ClusterRole also gets the
+// rules of the ClusterRoles its selectors match, which is what upstream's
+// clusterrole-aggregation controller would have copied into it.
+func (a *RBAC) rulesFor(ctx context.Context, ref rbacv1.RoleRef, namespace string) ([]rbacv1.PolicyRule, error) {
+	switch ref.Kind {
+	case "Role":
+		r, err := a.lister.GetRole(ctx, namespace, ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		return r.Rules, nil
+	case "ClusterRole":
+		r, err := a.lister.GetClusterRole(ctx, ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		if r.AggregationRule == nil || len(r.AggregationRule.ClusterRoleSelectors) == 0 {
+			return r.Rules, nil
+		}
+		return a.aggregate(ctx, r)
+	}
+	return nil, fmt.Errorf("unsupported role reference kind: %q", ref.Kind)
+}
+
+func (a *RBAC) aggregate(ctx context.Context, r *rbacv1.ClusterRole) ([]rbacv1.PolicyRule, error) {
+	all, err := a.lister.ListClusterRoles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return aggregateRules(r, all, map[string]bool{})
+}
+
+// aggregateRules resolves nested aggregation (admin aggregates edit, which
+// aggregates view) as the aggregation controller converges to; seen breaks
+// cycles.
+func aggregateRules(r *rbacv1.ClusterRole, all []*rbacv1.ClusterRole, seen map[string]bool) ([]rbacv1.PolicyRule, error) {
+	seen[r.Name] = true
+	rules := append([]rbacv1.PolicyRule(nil), r.Rules...)
+	if r.AggregationRule == nil {
+		return rules, nil
+	}
+	for _, sel := range r.AggregationRule.ClusterRoleSelectors {
+		s, err := metav1.LabelSelectorAsSelector(&sel)
+		if err != nil {
+			return nil, fmt.Errorf("clusterrole %q: aggregation selector: %w", r.Name, err)
+		}
+		for _, other := range all {
+			if seen[other.Name] || !s.Matches(labels.Set(other.Labels)) {
+				continue
+			}
+			more, err := aggregateRules(other, all, seen)
+			if err != nil {
+				return nil, err
+			}
+			rules = append(rules, more...)
+		}
+	}
+	return rules, nil
+}
+
+// appliesTo returns the index of the first subject that matches u.
+func appliesTo(u user.Info, subjects []rbacv1.Subject, namespace string) (int, bool) {
+	for i := range subjects {
+		if subjectMatches(u, &subjects[i], namespace) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func subjectMatches(u user.Info, s *rbacv1.Subject, namespace string) bool {
+	switch s.Kind {
+	case rbacv1.UserKind:
+		return u.GetName() == s.Name
+	case rbacv1.GroupKind:
+		for _, g := range u.GetGroups() {
+			if g == s.Name {
+				return true
+			}
+		}
+		return false
+	case rbacv1.ServiceAccountKind:
+		// A RoleBinding may name a service account of its own namespace
+		// without qualifying it.
+		ns := namespace
+		if s.Namespace != "" {
+			ns = s.Namespace
+		}
+		return ns != "" && serviceaccount.MakeUsername(ns, s.Name) == u.GetName()
+	}
+	return false
+}
+
+func describeSubject(s *rbacv1.Subject, bindingNamespace string) string {
+	switch s.Kind {
+	case rbacv1.ServiceAccountKind:
+		if s.Namespace != "" {
+			return fmt.Sprintf("%s %q", s.Kind, s.Name+"/"+s.Namespace)
+		}
+		return fmt.Sprintf("%s %q", s.Kind, s.Name+"/"+bindingNamespace)
+	}
+	return fmt.Sprintf("%s %q", s.Kind, s.Name)
+}
+
+// RuleAllows reports whether rule covers the request, with upstream's
+// matching: "*" wildcards for verbs, groups, resources and URLs,
+// "resource/subresource" and "*/subresource" resources, resourceNames
+// (which only restrict requests that name an object), and nonResourceURLs
+// with a trailing "*" prefix match.
+func RuleAllows(attrs authorizer.Attributes, rule *rbacv1.PolicyRule) bool {
+	if !has(rule.Verbs, attrs.GetVerb()) {
+		return false
+	}
+	if !attrs.IsResourceRequest() {
+		return urlMatches(rule.NonResourceURLs, attrs.GetPath())
+	}
+	resource := attrs.GetResource()
+	if sub := attrs.GetSubresource(); sub != "" {
+		resource += "/" + sub
+	}
+	return has(rule.APIGroups, attrs.GetAPIGroup()) &&
+		resourceMatches(rule.Resources, resource, attrs.GetSubresource()) &&
+		(len(rule.ResourceNames) == 0 || contains(rule.ResourceNames, attrs.GetName()))
+}
+
+// has reports whether list contains want or the "*" wildcard.
+func has(list []string, want string) bool {
+	for _, v := range list {
+		if v == rbacv1.VerbAll || v == want {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, want string) bool {
+	for _, v := range list {
+		if v == want {
+			return true
+		}
+	}
+	return false
+}
+
+func resourceMatches(ruleResources []string, combined, subresource string) bool {
+	for _, r := range ruleResources {
+		switch {
+		case r == rbacv1.ResourceAll, r == combined:
+			return true
+		case subresource != "" && len(r) == len(subresource)+2 && strings.HasPrefix(r, "*/") && strings.HasSuffix(r, subresource):
+			return true
+		}
+	}
+	return false
+}
+
+func urlMatches(urls []string, path string) bool {
+	for _, u := range urls {
+		switch {
+		case u == rbacv1.NonResourceAll, u == path:
+			return true
+		case strings.HasSuffix(u, "*") && strings.HasPrefix(path, strings.TrimRight(u, "*")):
+			return true
+		}
+	}
+	return false
+}

@@ -147,32 +147,12 @@ func tableOptions(r *http.Request) (*metav1.TableOptions, error) {
 	return opts, nil
 }
 
+// asTable renders obj with the resource's convertor, which applies
+// opts.IncludeObject to the rows (generic.BuildTable).
 func asTable(ctx context.Context, tc generic.TableConvertor, obj runtime.Object, opts *metav1.TableOptions, gv schema.GroupVersion) (runtime.Object, error) {
 	table, err := tc.ConvertToTable(ctx, obj, opts)
 	if err != nil {
 		return nil, err
-	}
-	for i := range table.Rows {
-		row := &table.Rows[i]
-		if row.Object.Object == nil {
-			continue
-		}
-		switch opts.IncludeObject {
-		case metav1.IncludeObject:
-			row.Object.Object = shallowCopy(row.Object.Object)
-		case metav1.IncludeMetadata, "":
-			m, err := meta.Accessor(row.Object.Object)
-			if err != nil {
-				return nil, internalError(err)
-			}
-			p := meta.AsPartialObjectMetadata(m)
-			p.GetObjectKind().SetGroupVersionKind(gv.WithKind("PartialObjectMetadata"))
-			row.Object.Object = p
-		case metav1.IncludeNone:
-			row.Object.Object = nil
-		default:
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("unrecognized includeObject value: %q", opts.IncludeObject))
-		}
 	}
 	table.GetObjectKind().SetGroupVersionKind(gv.WithKind("Table"))
 	return table, nil

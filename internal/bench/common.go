@@ -290,7 +290,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // pacer spaces out operations at a fixed rate per second; rate <= 0 means
-// no pacing. It is safe for concurrent use only through next's index.
+// no pacing. It is immutable, so workers share it freely.
 type pacer struct {
 	start time.Time
 	rate  float64

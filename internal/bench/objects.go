@@ -157,7 +157,7 @@ func (f *failureLog) list() []string {
 
 // serviceAccountWait bounds the wait for the namespace's "default"
 // ServiceAccount.
-const serviceAccountWait = 10 * time.Second
+const serviceAccountWait = 5 * time.Second
 
 // waitDefaultServiceAccount waits, bounded, for the "default" ServiceAccount
 // of the namespace. Kubernetes rejects Pods until it exists, which would make

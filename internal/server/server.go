@@ -92,13 +92,12 @@ type Server struct {
 // Start starts everything and returns once the API serves (its watch cache
 // is loaded and the system namespaces exist). On error, whatever was started
 // is stopped again.
-func Start(ctx context.Context, cfg Config) (s *Server, err error) {
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	cfg = withDefaults(cfg)
-	s = &Server{cfg: cfg, logger: cfg.Logger, errc: make(chan error, 4)}
+	s := &Server{cfg: cfg, logger: cfg.Logger, errc: make(chan error, 4)}
 	defer func() {
 		if err != nil {
-			s.Close()
-			s = nil
+			_ = s.Close()
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {

@@ -93,7 +93,7 @@ func (s *Store) List(ctx context.Context, namespace string, opts *metainternalve
 		}
 		items = items[:opts.Limit]
 	}
-	return s.fillList(list, items, rev, continueKey)
+	return s.fillList(list, items, rev, pred.Prefix, continueKey)
 }
 
 // minRevision is what the cache must reflect before it answers: etcd's
@@ -170,11 +170,11 @@ func (s *Store) listFromEtcd(ctx context.Context, pred cacher.Predicate, rv int6
 			}
 			items = append(items, obj)
 			if opts.Limit > 0 && int64(len(items)) == opts.Limit && (i < len(kvs)-1 || more) {
-				return s.fillList(s.cfg.NewListFunc(), items, rev, kv.Key+"\x00")
+				return s.fillList(s.cfg.NewListFunc(), items, rev, keyPrefix, kv.Key+"\x00")
 			}
 		}
 		if !more || len(kvs) == 0 {
-			return s.fillList(s.cfg.NewListFunc(), items, rev, "")
+			return s.fillList(s.cfg.NewListFunc(), items, rev, keyPrefix, "")
 		}
 		start = kvs[len(kvs)-1].Key + "\x00"
 	}
@@ -191,7 +191,9 @@ func (s *Store) matches(obj runtime.Object, key string, pred cacher.Predicate) b
 	return pred.Field == nil || pred.Field.Empty() || pred.Field.Matches(f)
 }
 
-func (s *Store) fillList(list runtime.Object, items []runtime.Object, rev int64, continueKey string) (runtime.Object, error) {
+// fillList sets items and list metadata; a continue token names the key to
+// resume at, relative to keyPrefix (the prefix the list covers).
+func (s *Store) fillList(list runtime.Object, items []runtime.Object, rev int64, keyPrefix, continueKey string) (runtime.Object, error) {
 	if err := meta.SetList(list, items); err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
@@ -201,7 +203,7 @@ func (s *Store) fillList(list runtime.Object, items []runtime.Object, rev int64,
 	}
 	lm.SetResourceVersion(strconv.FormatInt(rev, 10))
 	if continueKey != "" {
-		token, err := apistorage.EncodeContinue(continueKey, s.cfg.KeyRoot+"/", rev)
+		token, err := apistorage.EncodeContinue(continueKey, keyPrefix, rev)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}

@@ -46,6 +46,8 @@ type Controller struct {
 	attemptToDelete workqueue.TypedRateLimitingInterface[*node]
 	// attemptToOrphan holds owners being deleted with the orphan finalizer.
 	attemptToOrphan workqueue.TypedRateLimitingInterface[*node]
+	// ready is closed once Run has started its workers.
+	ready chan struct{}
 }
 
 // NewController builds a garbage collector and registers its informers on
@@ -61,6 +63,7 @@ func NewController(cfg Config) (*Controller, error) {
 		informers:    cfg.Informers,
 		monitors:     map[schema.GroupVersionResource]*monitor{},
 		syncTimeout:  cfg.SyncTimeout,
+		ready:        make(chan struct{}),
 		graph:        &uidToNode{nodes: map[types.UID]*node{}},
 		absent:       newAbsentCache(cfg.AbsentOwnerCacheSize),
 		graphChanges: workqueue.NewTyped[*event](),
@@ -81,9 +84,9 @@ func (c *Controller) addMonitor(gvr schema.GroupVersionResource) error {
 	if _, ok := c.monitors[gvr]; ok {
 		return nil
 	}
-	gvk, err := c.mapper.KindFor(gvr)
+	gvk, err := c.kindFor(gvr)
 	if err != nil {
-		return fmt.Errorf("mapping %s to a kind: %w", gvr, err)
+		return err
 	}
 	inf := c.informers.ForResource(gvr)
 	m := &monitor{gvk: gvk, lister: inf.Lister()}
@@ -105,6 +108,22 @@ func (c *Controller) addMonitor(gvr schema.GroupVersionResource) error {
 	m.registration = reg
 	c.monitors[gvr] = m
 	return nil
+}
+
+// kindFor maps gvr to its kind. An empty group means the core group here, not
+// "any group" as RESTMapper.KindFor reads it (which makes v1 events
+// ambiguous with events.k8s.io), so the exact group and version are picked.
+func (c *Controller) kindFor(gvr schema.GroupVersionResource) (schema.GroupVersionKind, error) {
+	kinds, err := c.mapper.KindsFor(gvr)
+	if err != nil {
+		return schema.GroupVersionKind{}, fmt.Errorf("mapping %s to a kind: %w", gvr, err)
+	}
+	for _, gvk := range kinds {
+		if gvk.Group == gvr.Group && gvk.Version == gvr.Version {
+			return gvk, nil
+		}
+	}
+	return schema.GroupVersionKind{}, fmt.Errorf("mapping %s to a kind: no kind in group %q version %q among %v", gvr, gvr.Group, gvr.Version, kinds)
 }
 
 func (c *Controller) enqueueInformerEvent(t eventType, gvk schema.GroupVersionKind, obj, oldObj any) {
@@ -148,6 +167,7 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		group.StartWithContext(ctx, c.runAttemptToDeleteWorker)
 		group.StartWithContext(ctx, c.runAttemptToOrphanWorker)
 	}
+	close(c.ready)
 	<-ctx.Done()
 	return nil
 }
@@ -240,6 +260,12 @@ func (c *Controller) runAttemptToOrphanWorker(ctx context.Context) {
 		}
 		c.attemptToOrphan.Done(n)
 	}
+}
+
+// Ready is closed once Run has synced the informers (or given up waiting,
+// see Config.SyncTimeout), built the initial graph and started its workers.
+func (c *Controller) Ready() <-chan struct{} {
+	return c.ready
 }
 
 // GraphSize reports how many objects (including virtual owners) the graph

@@ -436,3 +436,31 @@ func TestController_Run_ProceedsPastAResourceThatNeverSyncs(t *testing.T) {
 	})
 	pollUntil(t, timeout, "dangling dependent deleted", func() bool { return api.get(t, podsGVR, "ns", "dep") == nil })
 }
+
+func TestNewController_DefaultResourcesMapToExactKinds(t *testing.T) {
+	t.Parallel()
+	api := newFakeAPI(t)
+	gc, err := NewController(Config{Metadata: api.client, Informers: metadatainformer.NewSharedInformerFactory(api.client, 0)})
+	if err != nil {
+		t.Fatalf("NewController: %v", err)
+	}
+	got := map[string]string{}
+	for gvr, m := range gc.monitors {
+		got[gvr.String()] = m.gvk.String()
+	}
+	want := map[string]string{
+		"/v1, Resource=pods":                      "/v1, Kind=Pod",
+		"batch/v1, Resource=jobs":                 "batch/v1, Kind=Job",
+		"/v1, Resource=configmaps":                "/v1, Kind=ConfigMap",
+		"/v1, Resource=secrets":                   "/v1, Kind=Secret",
+		"/v1, Resource=serviceaccounts":           "/v1, Kind=ServiceAccount",
+		"/v1, Resource=events":                    "/v1, Kind=Event",
+		"events.k8s.io/v1, Resource=events":       "events.k8s.io/v1, Kind=Event",
+		"coordination.k8s.io/v1, Resource=leases": "coordination.k8s.io/v1, Kind=Lease",
+		"/v1, Resource=namespaces":                "/v1, Kind=Namespace",
+		"/v1, Resource=nodes":                     "/v1, Kind=Node",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("monitored kinds (-want +got):\n%s", diff)
+	}
+}

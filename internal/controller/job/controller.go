@@ -225,7 +225,6 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		return fmt.Errorf("job controller: waiting for caches: %w", context.Cause(ctx))
 	}
 	var group wait.Group
-	defer group.Wait()
 	for range workers {
 		group.StartWithContext(ctx, func(ctx context.Context) {
 			for c.processNextJob(ctx) {
@@ -237,6 +236,11 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		})
 	}
 	<-ctx.Done()
+	// Shutting the queues down releases the workers blocked in Get; each
+	// finishes its current item before Wait returns.
+	c.queue.ShutDown()
+	c.orphanQueue.ShutDown()
+	group.Wait()
 	c.logger.Info("stopping job controller")
 	return nil
 }

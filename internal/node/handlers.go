@@ -2,10 +2,15 @@ package node
 
 import (
 	"context"
+	"net/http"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/skiff-sh/skiff/internal/apiserver"
 )
 
 // LogHandler returns the pods/log handler served from this agent's runtime:
@@ -42,4 +47,27 @@ func (a *Agent) liveStatus(uid types.UID) (corev1.PodStatus, bool) {
 		return corev1.PodStatus{}, false
 	}
 	return w.buildStatus(w.latest(), metav1.NewTime(a.clock.Now()).Rfc3339Copy()), true
+}
+
+// DeferredHandler is a SubresourceHandler whose target is set later: the
+// API server's resources are built before it serves, while the agent and
+// its client need the serving API. Until Set it answers 503.
+type DeferredHandler struct {
+	// target holds the handler; atomic because requests may arrive while
+	// the composition root sets it.
+	target atomic.Pointer[apiserver.SubresourceHandler]
+}
+
+var _ apiserver.SubresourceHandler = (*DeferredHandler)(nil)
+
+// Set installs the handler serving from now on.
+func (d *DeferredHandler) Set(h apiserver.SubresourceHandler) { d.target.Store(&h) }
+
+// ServeSubresource implements apiserver.SubresourceHandler.
+func (d *DeferredHandler) ServeSubresource(w http.ResponseWriter, r *http.Request, req *apiserver.Request) error {
+	h := d.target.Load()
+	if h == nil || *h == nil {
+		return apierrors.NewServiceUnavailable("the node agent is not running yet")
+	}
+	return (*h).ServeSubresource(w, r, req)
 }

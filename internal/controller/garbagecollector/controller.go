@@ -2,8 +2,10 @@ package garbagecollector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -48,6 +50,8 @@ type Controller struct {
 	attemptToOrphan workqueue.TypedRateLimitingInterface[*node]
 	// ready is closed once Run has started its workers.
 	ready chan struct{}
+	// started makes a second Run fail instead of closing ready twice.
+	started atomic.Bool
 }
 
 // NewController builds a garbage collector and registers its informers on
@@ -149,6 +153,9 @@ func (c *Controller) enqueueInformerEvent(t eventType, gvk schema.GroupVersionKi
 func (c *Controller) Run(ctx context.Context, workers int) error {
 	if workers < 1 {
 		return fmt.Errorf("garbage collector: workers must be positive, got %d", workers)
+	}
+	if !c.started.CompareAndSwap(false, true) {
+		return errors.New("garbage collector: Run called twice")
 	}
 	var group wait.Group
 	defer group.Wait()

@@ -29,6 +29,8 @@ func methodNotAllowed() error {
 	return apierrors.NewGenericServerResponse(http.StatusMethodNotAllowed, "", schema.GroupResource{}, "", "", 0, false)
 }
 
+var namespacesGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+
 // route finds the resource and checks that the verb exists on that path.
 func (s *Server) route(info *request.RequestInfo) (*Request, error) {
 	gvr := schema.GroupVersionResource{Group: info.APIGroup, Version: info.APIVersion, Resource: info.Resource}
@@ -39,10 +41,15 @@ func (s *Server) route(info *request.RequestInfo) (*Request, error) {
 	// A namespaced resource is reachable both under /namespaces/{ns}/ and
 	// across namespaces (list, watch); a cluster-scoped one never under a
 	// namespace.
-	if !res.namespaced() && info.Namespace != "" {
+	namespace := info.Namespace
+	if gvr == namespacesGVR {
+		// RequestInfo reports a namespace's own name as its namespace.
+		namespace = ""
+	}
+	if !res.namespaced() && namespace != "" {
 		return nil, notFoundRoute()
 	}
-	req := &Request{Info: info, Resource: res, Namespace: info.Namespace, Name: info.Name}
+	req := &Request{Info: info, Resource: res, Namespace: namespace, Name: info.Name}
 	if info.Subresource != "" {
 		sub := res.Subresources[info.Subresource]
 		if sub == nil || info.Name == "" {
@@ -51,10 +58,10 @@ func (s *Server) route(info *request.RequestInfo) (*Request, error) {
 		req.Sub = sub
 		return req, checkSubresourceVerb(info.Verb, sub)
 	}
-	if res.namespaced() && info.Namespace == "" && info.Name != "" {
+	if res.namespaced() && namespace == "" && info.Name != "" {
 		return nil, notFoundRoute()
 	}
-	if res.namespaced() && info.Namespace == "" && info.Verb != "list" && info.Verb != "watch" {
+	if res.namespaced() && namespace == "" && info.Verb != "list" && info.Verb != "watch" {
 		// No cluster-wide create or deletecollection for namespaced kinds.
 		return nil, methodNotAllowed()
 	}

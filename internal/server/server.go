@@ -50,6 +50,8 @@ type Config struct {
 	EtcdPrefix string
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// DisableControllers runs the API alone (tests of the API server).
+	DisableControllers bool
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// on Close before connections are cut. Default 10s.
 	ShutdownTimeout time.Duration
@@ -138,6 +140,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	if err := s.serve(); err != nil {
 		return nil, err
+	}
+	if !cfg.DisableControllers {
+		cm, err := newControllerManager(s.LoopbackConfig(), s.logger, res.list)
+		if err != nil {
+			return nil, err
+		}
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); cm.run(bg) }()
 	}
 	s.logger.Info("skiff serving", "address", s.addr, "dataDir", cfg.DataDir, "etcd", s.etcdDescription(), "kubeconfig", s.KubeconfigPath())
 	return s, nil

@@ -1,0 +1,149 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
+	jobcontroller "github.com/skiff-sh/skiff/internal/controller/job"
+	nscontroller "github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/podgc"
+	sacontroller "github.com/skiff-sh/skiff/internal/controller/serviceaccount"
+	"github.com/skiff-sh/skiff/internal/controller/ttlafterfinished"
+	"github.com/skiff-sh/skiff/internal/scheme"
+)
+
+// runnable is a controller: Run blocks until ctx ends.
+type runnable interface {
+	Run(ctx context.Context, workers int) error
+}
+
+// controllerManager runs the built-in controllers over one loopback client
+// and shared informer factories, as kube-controller-manager does.
+type controllerManager struct {
+	logger      *slog.Logger
+	factory     informers.SharedInformerFactory
+	metaFactory metadatainformer.SharedInformerFactory
+	broadcaster record.EventBroadcaster
+	controllers map[string]runnable
+	workers     map[string]int
+}
+
+func newControllerManager(cfg *rest.Config, logger *slog.Logger, served []*apiserver.Resource) (*controllerManager, error) {
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("controller client: %w", err)
+	}
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("controller metadata client: %w", err)
+	}
+	m := &controllerManager{
+		logger:      logger.With("component", "controller-manager"),
+		factory:     informers.NewSharedInformerFactory(client, 0),
+		metaFactory: metadatainformer.NewSharedInformerFactory(meta, 0),
+		broadcaster: record.NewBroadcaster(),
+		controllers: map[string]runnable{},
+		workers:     map[string]int{},
+	}
+	m.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	add := func(name string, workers int, c runnable, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s controller: %w", name, err)
+		}
+		m.controllers[name], m.workers[name] = c, workers
+		return nil
+	}
+	log := func(name string) *slog.Logger { return m.logger.With("controller", name) }
+	recorder := func(component string) record.EventRecorder {
+		return m.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
+	}
+	f := m.factory
+	jc, err := jobcontroller.NewController(jobcontroller.Config{
+		Client: client, PodInformer: f.Core().V1().Pods(), JobInformer: f.Batch().V1().Jobs(),
+		Logger: log("job"), Recorder: recorder(jobcontroller.ComponentName),
+	})
+	if err := add("job", 8, jc, err); err != nil {
+		return nil, err
+	}
+	gcResources, mapper := garbageCollected(served)
+	gc, err := garbagecollector.NewController(garbagecollector.Config{
+		Metadata: meta, Informers: m.metaFactory, Resources: gcResources, RESTMapper: mapper, Logger: log("garbage-collector"),
+	})
+	if err := add("garbage-collector", 8, gc, err); err != nil {
+		return nil, err
+	}
+	nc, err := nscontroller.NewController(nscontroller.Config{Client: client, Metadata: meta, Informers: f, Logger: log("namespace")})
+	if err := add("namespace", 2, nc, err); err != nil {
+		return nil, err
+	}
+	sc, err := sacontroller.NewController(sacontroller.Config{Client: client, Informers: f, Logger: log("serviceaccount")})
+	if err := add("serviceaccount", 2, sc, err); err != nil {
+		return nil, err
+	}
+	tc, err := ttlafterfinished.NewController(ttlafterfinished.Config{Client: client, Informers: f, Logger: log("ttl-after-finished")})
+	if err := add("ttl-after-finished", 2, tc, err); err != nil {
+		return nil, err
+	}
+	pc, err := podgc.NewController(podgc.Config{Client: client, Informers: f, Logger: log("pod-garbage-collector")})
+	if err := add("pod-garbage-collector", 1, pc, err); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// run starts the informers and every controller, and returns when ctx ends
+// and all of them have stopped.
+func (m *controllerManager) run(ctx context.Context) {
+	defer m.broadcaster.Shutdown()
+	var wg sync.WaitGroup
+	for name, c := range m.controllers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Run(ctx, m.workers[name]); err != nil && ctx.Err() == nil {
+				m.logger.Error("controller stopped", "controller", name, "err", err)
+			}
+		}()
+	}
+	// Controllers register their informers in their constructors; start
+	// them all now (starting twice is a no-op).
+	m.factory.Start(ctx.Done())
+	m.metaFactory.Start(ctx.Done())
+	wg.Wait()
+	m.factory.Shutdown()
+	m.metaFactory.Shutdown()
+}
+
+// garbageCollected returns the served resources whose objects can carry
+// ownerReferences and be deleted, and a RESTMapper for every served kind.
+func garbageCollected(served []*apiserver.Resource) ([]schema.GroupVersionResource, meta.RESTMapper) {
+	mapper := meta.NewDefaultRESTMapper(nil)
+	var gvrs []schema.GroupVersionResource
+	for _, r := range served {
+		scope := meta.RESTScopeRoot
+		if r.Store.Namespaced() {
+			scope = meta.RESTScopeNamespace
+		}
+		mapper.AddSpecific(r.GroupVersion.WithKind(r.Kind), r.GroupVersionResource(), r.GroupVersion.WithResource(r.SingularName), scope)
+		if slices.Contains(r.Verbs, "list") && slices.Contains(r.Verbs, "watch") && slices.Contains(r.Verbs, "delete") {
+			gvrs = append(gvrs, r.GroupVersionResource())
+		}
+	}
+	return gvrs, mapper
+}

@@ -53,7 +53,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// PodsResource is the resource deleted before all others.
+// podsResource is the resource deleted before all others.
 var podsResource = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 
 // DefaultResources returns the namespaced resources Skiff serves.

@@ -85,7 +85,7 @@ func newControllerManager(cfg *rest.Config, logger *slog.Logger, served []*apise
 	gc, err := garbagecollector.NewController(garbagecollector.Config{
 		Metadata: meta, Informers: m.metaFactory, Resources: gcResources, RESTMapper: mapper, Logger: log("garbage-collector"),
 	})
-	if err := add("garbage-collector", 8, gc, err); err != nil {
+	if err := add("garbage-collector", 20, gc, err); err != nil {
 		return nil, err
 	}
 	nc, err := nscontroller.NewController(nscontroller.Config{Client: client, Metadata: meta, Informers: f, Logger: log("namespace")})
@@ -141,6 +141,11 @@ func garbageCollected(served []*apiserver.Resource) ([]schema.GroupVersionResour
 			scope = meta.RESTScopeNamespace
 		}
 		mapper.AddSpecific(r.GroupVersion.WithKind(r.Kind), r.GroupVersionResource(), r.GroupVersion.WithResource(r.SingularName), scope)
+		// Upstream's collector ignores events, as they are never owners and
+		// their owners' deletion must not cascade into the event stream.
+		if r.Name == "events" {
+			continue
+		}
 		if slices.Contains(r.Verbs, "list") && slices.Contains(r.Verbs, "watch") && slices.Contains(r.Verbs, "delete") {
 			gvrs = append(gvrs, r.GroupVersionResource())
 		}

@@ -33,6 +33,10 @@ type Options struct {
 	JSON bool
 	// Verbose logs the server at debug level to the test log.
 	Verbose bool
+	// APIOnly runs the API server without controllers (and without a node
+	// agent): tests of pure API-server semantics, such as a Job that stays
+	// with its orphan finalizer because no garbage collector removes it.
+	APIOnly bool
 }
 
 // Server is a running test server.
@@ -61,7 +65,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv, err := server.Start(ctx, server.Config{DataDir: dir, SecurePort: 0, EtcdServers: opts.EtcdServers, Logger: logger, ShutdownTimeout: 2 * time.Second})
+	srv, err := server.Start(ctx, server.Config{DataDir: dir, SecurePort: 0, EtcdServers: opts.EtcdServers, Logger: logger, ShutdownTimeout: 2 * time.Second, DisableControllers: opts.APIOnly})
 	if err != nil {
 		t.Fatalf("starting skiff: %v", err)
 	}

@@ -49,7 +49,7 @@ func compactAt(t *testing.T, endpoints []string) int64 {
 
 func TestCompaction_ContinueToken_Expired(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	ctx := testCtx(t)
 	cms := ts.Client.CoreV1().ConfigMaps("default")
 	for i := 0; i < 5; i++ {
@@ -87,7 +87,7 @@ func TestCompaction_ContinueToken_Expired(t *testing.T) {
 func TestCompaction_WatchFromCompactedRevision_Gone(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ts := testserver.Start(t, testserver.Options{DataDir: dir})
+	ts := startAPI(t, testserver.Options{DataDir: dir})
 	ctx := testCtx(t)
 	cm, err := ts.Client.CoreV1().ConfigMaps("default").Create(ctx, cmWithLabels("old", nil), metav1.CreateOptions{})
 	if err != nil {
@@ -104,7 +104,7 @@ func TestCompaction_WatchFromCompactedRevision_Gone(t *testing.T) {
 	if err := ts.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	ts2 := testserver.Start(t, testserver.Options{DataDir: dir})
+	ts2 := startAPI(t, testserver.Options{DataDir: dir})
 	w, err := ts2.Client.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{ResourceVersion: oldRV})
 	if err != nil {
 		if !apierrors.IsResourceExpired(err) || !strings.HasPrefix(err.Error(), "too old resource version: "+oldRV) {

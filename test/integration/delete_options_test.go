@@ -77,7 +77,7 @@ func invalidOptions(field, msg string) (string, string) {
 
 func TestDeleteOptions_ValidationAndParsing(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	const supported = `supported values: "Foreground", "Background", "Orphan", "nil"`
 
 	t.Run("1 missing job, no options: 404 with W", func(t *testing.T) {

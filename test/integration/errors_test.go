@@ -73,7 +73,7 @@ func runErrorCases(t *testing.T, ts *testserver.Server, cases map[string]errorCa
 
 func TestErrors_BadInput(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	ctx := testCtx(t)
 	for _, n := range []string{"a", "b"} {
 		if _, err := ts.Client.CoreV1().ConfigMaps("default").Create(ctx, cmWithLabels(n, nil), metav1.CreateOptions{}); err != nil {
@@ -155,7 +155,7 @@ type chunked struct{ io.Reader }
 
 func TestErrors_OversizeBody_413(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	if _, err := ts.Client.CoreV1().ConfigMaps("default").Create(testCtx(t), cmWithLabels("a", nil), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestErrors_OversizeBody_413(t *testing.T) {
 // shape and requires a 4xx answer, never a 5xx or a dropped connection.
 func TestErrors_NeverInternal(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	createJob(t, ts, "default", baseJob("pi"))
 	bodies := []string{"", "null", "{}", "[]", "[{}]", `"x"`, "1", "{", `{"kind":1}`, `{"apiVersion":"v1","kind":"Status"}`, `{"metadata":null,"spec":null}`,
 		`{"metadata":{"name":"pi","finalizers":[1]}}`, `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"pi"},"spec":{"template":null}}`, "\x00\xff\xfe"}

@@ -24,6 +24,15 @@ import (
 // propagation (spec §4.2), as the full header value.
 const jobDeleteWarning = `299 - "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning"`
 
+// startAPI starts a test server for API-server behaviour alone: no
+// controllers act on the test's objects (no garbage collector removing
+// orphan finalizers, no Job controller writing status).
+func startAPI(t testing.TB, opts testserver.Options) *testserver.Server {
+	t.Helper()
+	opts.APIOnly = true
+	return testserver.Start(t, opts)
+}
+
 // testCtx is a context bounded by the test's lifetime and a deadline.
 func testCtx(t testing.TB) context.Context {
 	t.Helper()

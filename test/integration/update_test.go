@@ -20,7 +20,7 @@ import (
 // one server; each subtest uses objects of its own.
 func TestUpdate_Semantics(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	for name, fn := range map[string]func(*testing.T, *testserver.Server){
 		"stale update conflicts":          testStaleUpdateConflict,
 		"status split":                    testStatusSplit,
@@ -270,7 +270,7 @@ func putBodyFV(t *testing.T, j *batchv1.Job) string {
 
 func TestFieldValidation_CreateUpdatePatch(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	const createErr = `Job in version "v1" cannot be handled as a Job: strict decoding error: duplicate field "metadata.name", unknown field "spec.foo"`
 	bodyWarnings := []string{`duplicate field "metadata.name"`, `unknown field "spec.foo"`}
 	const mergeBody = `{"spec":{"foo":1,"parallelism":2,"parallelism":3}}`

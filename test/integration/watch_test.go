@@ -56,7 +56,7 @@ func cmWithLabels(name string, labels map[string]string) *corev1.ConfigMap {
 
 func TestWatch_FromResourceVersion_EventsInOrder(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	ctx := testCtx(t)
 	cms := ts.Client.CoreV1().ConfigMaps("default")
 	a, err := cms.Create(ctx, cmWithLabels("a", nil), metav1.CreateOptions{})
@@ -115,7 +115,7 @@ func mustAtoi(t testing.TB, s string) int {
 
 func TestWatch_LabelSelector_DeletedWhenStopsMatching(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	ctx := testCtx(t)
 	cms := ts.Client.CoreV1().ConfigMaps("default")
 	list, err := cms.List(ctx, metav1.ListOptions{})
@@ -161,7 +161,7 @@ func TestWatch_LabelSelector_DeletedWhenStopsMatching(t *testing.T) {
 
 func TestWatch_FieldSelector_PodNodeName(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	ctx := testCtx(t)
 	pods := ts.Client.CoreV1().Pods("default")
 	w, err := pods.Watch(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=n1"})
@@ -209,7 +209,7 @@ func rawWatch(t testing.TB, ts *testserver.Server, path string) (*http.Response,
 
 func TestWatch_SendInitialEvents_EndBookmark(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	ctx := testCtx(t)
 	cms := ts.Client.CoreV1().ConfigMaps("default")
 	var last string
@@ -271,7 +271,7 @@ func TestWatch_SendInitialEvents_EndBookmark(t *testing.T) {
 
 func TestWatch_InvalidOptions(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	cases := map[string]struct {
 		query   string
 		message string
@@ -297,7 +297,7 @@ func TestWatch_InvalidOptions(t *testing.T) {
 
 func TestWatch_TimeoutSeconds_EndsStream(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	start := time.Now()
 	resp, _ := rawWatch(t, ts, "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1&resourceVersion=0")
 	if resp.StatusCode != 200 {
@@ -327,7 +327,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 func TestWatch_Informer_SyncsAndSeesChanges(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := startAPI(t, testserver.Options{})
 	ctx := testCtx(t)
 	cms := ts.Client.CoreV1().ConfigMaps("inf")
 	createNamespace(t, ts, "inf")

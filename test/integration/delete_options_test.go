@@ -98,13 +98,13 @@ func TestDeleteOptions_ValidationAndParsing(t *testing.T) {
 		query, field, msg string
 		causeType         metav1.CauseType
 	}{
-		"3 unknown policy":        {"?propagationPolicy=Foo", "propagationPolicy", `Unsupported value: "Foo": ` + supported, metav1.CauseTypeFieldValueNotSupported},
-		"4 lower-case policy":     {"?propagationPolicy=foreground", "propagationPolicy", `Unsupported value: "foreground": ` + supported, metav1.CauseTypeFieldValueNotSupported},
-		"5 empty policy":          {"?propagationPolicy=", "propagationPolicy", `Unsupported value: "": ` + supported, metav1.CauseTypeFieldValueNotSupported},
-		"6 orphan and policy":     {"?orphanDependents=true&propagationPolicy=Background", "propagationPolicy", `Invalid value: "Background": orphanDependents and deletionPropagation cannot be both set`, metav1.CauseTypeFieldValueInvalid},
-		"7 unknown dryRun":        {"?dryRun=Foo", "dryRun", `Unsupported value: ["Foo"]: supported values: "All"`, metav1.CauseTypeFieldValueNotSupported},
-		"8 empty dryRun":          {"?dryRun=", "dryRun", `Unsupported value: [""]: supported values: "All"`, metav1.CauseTypeFieldValueNotSupported},
-		"9 repeated dryRun":       {"?dryRun=All&dryRun=Foo", "dryRun", `Unsupported value: ["All","Foo"]: supported values: "All"`, metav1.CauseTypeFieldValueNotSupported},
+		"3 unknown policy":    {"?propagationPolicy=Foo", "propagationPolicy", `Unsupported value: "Foo": ` + supported, metav1.CauseTypeFieldValueNotSupported},
+		"4 lower-case policy": {"?propagationPolicy=foreground", "propagationPolicy", `Unsupported value: "foreground": ` + supported, metav1.CauseTypeFieldValueNotSupported},
+		"5 empty policy":      {"?propagationPolicy=", "propagationPolicy", `Unsupported value: "": ` + supported, metav1.CauseTypeFieldValueNotSupported},
+		"6 orphan and policy": {"?orphanDependents=true&propagationPolicy=Background", "propagationPolicy", `Invalid value: "Background": orphanDependents and deletionPropagation cannot be both set`, metav1.CauseTypeFieldValueInvalid},
+		"7 unknown dryRun":    {"?dryRun=Foo", "dryRun", `Unsupported value: ["Foo"]: supported values: "All"`, metav1.CauseTypeFieldValueNotSupported},
+		"8 empty dryRun":      {"?dryRun=", "dryRun", `Unsupported value: [""]: supported values: "All"`, metav1.CauseTypeFieldValueNotSupported},
+		"9 repeated dryRun":   {"?dryRun=All&dryRun=Foo", "dryRun", `Unsupported value: ["All","Foo"]: supported values: "All"`, metav1.CauseTypeFieldValueNotSupported},
 		"ignoreStoreReadError with policy": {"?ignoreStoreReadErrorWithClusterBreakingPotential=true&propagationPolicy=Orphan", "ignoreStoreReadErrorWithClusterBreakingPotential",
 			`Invalid value: true: cannot be set together with .propagationPolicy`, metav1.CauseTypeFieldValueInvalid},
 	}

@@ -194,7 +194,7 @@ func TestAgent_Delete_FinalizerKeepsPodUntilRemoved(t *testing.T) {
 	e := newFakeEnv(t)
 	pod := testPod("fin", corev1.RestartPolicyNever, fakeC("main"))
 	pod.Annotations = map[string]string{crt.AnnotationFakeDuration: "1h"}
-	pod.Finalizers = []string{"batch.kubernetes.io/job-tracking"}
+	pod.Finalizers = []string{holdFinalizer} // (the Job controller would strip job-tracking from this orphan)
 	e.create(t, pod)
 	e.waitPod(t, "fin", 20*time.Second, phaseIs(corev1.PodRunning))
 	ctx := context.Background()

@@ -126,6 +126,8 @@ func (s *Scheduler) apply(ctx context.Context, d decision) {
 			s.mu.Lock()
 			delete(s.assumed, d.pod.UID)
 			s.mu.Unlock()
+		} else {
+			s.recorder.Eventf(d.pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", d.pod.Namespace, d.pod.Name, d.node)
 		}
 		s.logger.Debug("pod bound", "pod", d.key.String(), "node", d.node, "err", err)
 		return

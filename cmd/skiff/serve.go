@@ -19,6 +19,9 @@ type serveFlags struct {
 	securePort  int
 	etcdServers []string
 	logLevel    string
+	runtime     string
+	nodeName    string
+	maxPods     int
 }
 
 func newServeCommand() *cobra.Command {
@@ -37,6 +40,9 @@ func newServeCommand() *cobra.Command {
 	fs.IntVar(&f.securePort, "secure-port", 6443, "HTTPS port (0 picks a free one)")
 	fs.StringSliceVar(&f.etcdServers, "etcd-servers", nil, "external etcd client URLs (comma separated); default: embedded etcd in DATA-DIR/etcd")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.runtime, "runtime", server.RuntimeProcess, "container runtime of the local node: process (containers are local processes) or fake (containers finish at once; for benchmarks)")
+	fs.StringVar(&f.nodeName, "node-name", "", "name of the local node (default: the host name)")
+	fs.IntVar(&f.maxPods, "max-pods", 0, "pod capacity of the local node (default 110, or 10000 with --runtime fake)")
 	return cmd
 }
 
@@ -53,6 +59,9 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		SecurePort:  f.securePort,
 		EtcdServers: f.etcdServers,
 		Logger:      logger,
+		Runtime:     f.runtime,
+		NodeName:    f.nodeName,
+		MaxPods:     f.maxPods,
 	})
 	if err != nil {
 		return err

@@ -7,10 +7,12 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
+	nodeagent "github.com/skiff-sh/skiff/internal/node"
 	"github.com/skiff-sh/skiff/internal/registry/configmap"
 	"github.com/skiff-sh/skiff/internal/registry/event"
 	"github.com/skiff-sh/skiff/internal/registry/generic"
@@ -40,6 +42,9 @@ type resources struct {
 	list       []*apiserver.Resource
 	namespaces *generic.Store
 	pods       *generic.Store
+	// podLogs and podEviction are served by the node agent, which can only
+	// start once the API serves.
+	podLogs, podEviction *nodeagent.DeferredHandler
 }
 
 func defaulter[T runtime.Object](fn func(T)) func(runtime.Object) {
@@ -51,7 +56,7 @@ func defaulter[T runtime.Object](fn func(T)) func(runtime.Object) {
 }
 
 func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) (*resources, error) {
-	out := &resources{}
+	out := &resources{podLogs: &nodeagent.DeferredHandler{}, podEviction: &nodeagent.DeferredHandler{}}
 	nsLifecycle := &namespaceLifecycle{}
 	mk := func(cfg generic.StoreConfig) (*generic.Store, error) {
 		cfg.Storage, cfg.Hub, cfg.Logger, cfg.Namespaces = st, hub, logger, nsLifecycle
@@ -92,7 +97,9 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 			ShortNames: []string{"po"}, Categories: []string{"all"}, Verbs: allVerbs, Store: out.pods,
 			Subresources: map[string]*apiserver.Subresource{
 				"status":  {Kind: "Pod", Verbs: statusVerbs, Store: out.pods.WithStrategy(pod.StatusStrategy)},
-				"binding": {Kind: "Binding", Verbs: []string{"create"}, Handler: &bindingHandler{pods: out.pods}},
+				"binding":  {Kind: "Binding", Verbs: []string{"create"}, Handler: &bindingHandler{pods: out.pods}},
+				"log":      {Kind: "Pod", Verbs: []string{"get"}, Handler: out.podLogs},
+				"eviction": {Kind: "Eviction", GroupVersion: &policyv1.SchemeGroupVersion, Verbs: []string{"create"}, Handler: out.podEviction},
 			},
 		},
 	)

@@ -25,6 +25,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
@@ -50,8 +51,17 @@ type Config struct {
 	EtcdPrefix string
 	// Logger; default slog.Default().
 	Logger *slog.Logger
-	// DisableControllers runs the API alone (tests of the API server).
+	// DisableControllers runs the API alone, without controllers and without
+	// the node agent (tests of the API server).
 	DisableControllers bool
+	// Runtime runs the local node's containers: "process" (default) or
+	// "fake" (containers finish at once; benchmarks).
+	Runtime string
+	// NodeName of the local node; default the host name.
+	NodeName string
+	// MaxPods is the local node's pod capacity; 0 means 110 for the process
+	// runtime and 10000 for the fake one.
+	MaxPods int
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// on Close before connections are cut. Default 10s.
 	ShutdownTimeout time.Duration
@@ -85,6 +95,9 @@ type Server struct {
 	// wg waits for them.
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// stopNode stops the node agent (its pods first) and closes its
+	// runtime; it runs before the controllers and storage stop.
+	stopNode func()
 	// errc carries the first fatal error of a background part.
 	errc      chan error
 	closeOnce sync.Once
@@ -142,12 +155,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if !cfg.DisableControllers {
-		cm, err := newControllerManager(s.LoopbackConfig(), s.logger, res.list)
-		if err != nil {
+		if err := s.startComponents(bg, res); err != nil {
 			return nil, err
 		}
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); cm.run(bg) }()
 	}
 	s.logger.Info("skiff serving", "address", s.addr, "dataDir", cfg.DataDir, "etcd", s.etcdDescription(), "kubeconfig", s.KubeconfigPath())
 	return s, nil
@@ -279,8 +289,10 @@ func (s *Server) AdminConfig() *rest.Config {
 }
 
 // Close shuts down in order: stop accepting and drain HTTP (watches end)
-// within ShutdownTimeout, then cut what is left; stop the controllers and the
-// watch cache; close etcd. It is safe to call more than once.
+// within ShutdownTimeout, then cut what is left; stop the node agent (its
+// pods get their grace period, bounded) and its runtime; stop the
+// controllers and the watch cache; close etcd. It is safe to call more than
+// once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		if s.http != nil {
@@ -291,6 +303,9 @@ func (s *Server) Close() error {
 			cancel()
 		} else if s.listener != nil {
 			_ = s.listener.Close()
+		}
+		if s.stopNode != nil {
+			s.stopNode()
 		}
 		if s.cancel != nil {
 			s.cancel()
@@ -309,4 +324,50 @@ func (s *Server) Close() error {
 // identity (no network; see loopbackConfig).
 func (s *Server) LoopbackConfig() *rest.Config {
 	return loopbackConfig(s.api, s.token)
+}
+
+// startComponents runs the controllers, the scheduler and the node agent on
+// the loopback client, and installs the agent's pods/log and pods/eviction
+// handlers.
+func (s *Server) startComponents(bg context.Context, res *resources) error {
+	cm, err := newControllerManager(s.LoopbackConfig(), s.logger, res.list)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(s.LoopbackConfig())
+	if err != nil {
+		return fmt.Errorf("node client: %w", err)
+	}
+	n, err := s.newNode(client)
+	if err != nil {
+		return err
+	}
+	res.podLogs.Set(n.agent.LogHandler())
+	res.podEviction.Set(n.agent.EvictionHandler())
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); cm.run(bg) }()
+	go func() {
+		defer s.wg.Done()
+		if err := n.sched.Run(bg); err != nil && bg.Err() == nil {
+			s.logger.Error("scheduler stopped", "err", err)
+		}
+	}()
+	agentCtx, stopAgent := context.WithCancel(context.Background())
+	agentDone := make(chan struct{})
+	go func() {
+		defer close(agentDone)
+		if err := n.agent.Run(agentCtx); err != nil && agentCtx.Err() == nil {
+			s.fail(fmt.Errorf("node agent: %w", err))
+		}
+	}()
+	s.stopNode = func() {
+		stopAgent()
+		<-agentDone
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		if err := n.closer(ctx); err != nil {
+			s.logger.Warn("closing runtime", "err", err)
+		}
+	}
+	return nil
 }

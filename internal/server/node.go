@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-sh/skiff/internal/node"
+	"github.com/skiff-sh/skiff/internal/node/scheduler"
+	crt "github.com/skiff-sh/skiff/internal/runtime"
+)
+
+// Runtimes the node agent can use.
+const (
+	RuntimeProcess = "process"
+	RuntimeFake    = "fake"
+)
+
+// Pod capacity of the local node when Config.MaxPods is 0: upstream's
+// kubelet default for real processes; the fake runtime's pods cost nothing.
+const (
+	defaultMaxPods     = 110
+	defaultFakeMaxPods = 10000
+)
+
+// nodeParts is the local node: agent, scheduler and their runtime.
+type nodeParts struct {
+	runtime crt.Runtime
+	closer  func(context.Context) error
+	agent   *node.Agent
+	sched   *scheduler.Scheduler
+}
+
+func (s *Server) newNode(client kubernetes.Interface) (*nodeParts, error) {
+	n := &nodeParts{closer: func(context.Context) error { return nil }}
+	maxPods := s.cfg.MaxPods
+	switch s.cfg.Runtime {
+	case RuntimeFake:
+		n.runtime = crt.NewFake()
+		if maxPods == 0 {
+			maxPods = defaultFakeMaxPods
+		}
+	case RuntimeProcess, "":
+		p, err := crt.NewProcess(crt.ProcessConfig{Dir: filepath.Join(s.cfg.DataDir, "runtime"), Logger: s.logger.With("component", "runtime")})
+		if err != nil {
+			return nil, fmt.Errorf("process runtime: %w", err)
+		}
+		n.runtime, n.closer = p, p.Close
+		if maxPods == 0 {
+			maxPods = defaultMaxPods
+		}
+	default:
+		return nil, fmt.Errorf("unknown runtime %q (want %q or %q)", s.cfg.Runtime, RuntimeProcess, RuntimeFake)
+	}
+	agent, err := node.New(node.Config{
+		Client: client, Runtime: n.runtime, NodeName: s.cfg.NodeName, Logger: s.logger.With("component", "node-agent"),
+		Capacity: corev1.ResourceList{corev1.ResourcePods: resource.MustParse(strconv.Itoa(maxPods))},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node agent: %w", err)
+	}
+	sched, err := scheduler.New(scheduler.Config{Client: client, Logger: s.logger.With("component", "scheduler")})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	n.agent, n.sched = agent, sched
+	return n, nil
+}

@@ -96,7 +96,7 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 			GroupVersion: corev1.SchemeGroupVersion, Name: "pods", SingularName: "pod", Kind: "Pod", ListKind: "PodList",
 			ShortNames: []string{"po"}, Categories: []string{"all"}, Verbs: allVerbs, Store: out.pods,
 			Subresources: map[string]*apiserver.Subresource{
-				"status":  {Kind: "Pod", Verbs: statusVerbs, Store: out.pods.WithStrategy(pod.StatusStrategy)},
+				"status":   {Kind: "Pod", Verbs: statusVerbs, Store: out.pods.WithStrategy(pod.StatusStrategy)},
 				"binding":  {Kind: "Binding", Verbs: []string{"create"}, Handler: &bindingHandler{pods: out.pods}},
 				"log":      {Kind: "Pod", Verbs: []string{"get"}, Handler: out.podLogs},
 				"eviction": {Kind: "Eviction", GroupVersion: &policyv1.SchemeGroupVersion, Verbs: []string{"create"}, Handler: out.podEviction},

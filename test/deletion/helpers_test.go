@@ -21,10 +21,10 @@ import (
 	"testing"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiff-sh/skiff/internal/testserver"
@@ -119,22 +119,17 @@ func (e *env) expectDeletable() {
 	}
 }
 
-// dropHoldFinalizers removes holdFinalizer from every Pod and Job in the
-// namespace (a failed test may leave some).
+// dropHoldFinalizers removes holdFinalizer from every object of resources
+// in the namespace (a failed test may leave some).
 func (e *env) dropHoldFinalizers() {
-	pods, err := e.ts.Client.CoreV1().Pods(e.ns).List(e.ctx, metav1.ListOptions{})
-	if err == nil {
-		for _, p := range pods.Items {
-			if slices.Contains(p.Finalizers, holdFinalizer) {
-				e.removeFinalizer("pods", p.Name, holdFinalizer)
-			}
+	for name, gvr := range resources {
+		list, err := e.ts.Dynamic.Resource(gvr).Namespace(e.ns).List(e.ctx, metav1.ListOptions{})
+		if err != nil {
+			continue
 		}
-	}
-	jobs, err := e.ts.Client.BatchV1().Jobs(e.ns).List(e.ctx, metav1.ListOptions{})
-	if err == nil {
-		for _, j := range jobs.Items {
-			if slices.Contains(j.Finalizers, holdFinalizer) {
-				e.removeFinalizer("jobs", j.Name, holdFinalizer)
+		for _, item := range list.Items {
+			if slices.Contains(item.GetFinalizers(), holdFinalizer) {
+				e.removeFinalizer(name, item.GetName(), holdFinalizer)
 			}
 		}
 	}
@@ -288,63 +283,53 @@ func (r response) fields(t testing.TB) map[string]any {
 	return m
 }
 
-// removeFinalizer drops one finalizer from a pod or job with a JSON patch
-// guarded by a test of the current list, retrying on conflict.
+// resources maps the resource names the tests use to their GVRs.
+var resources = map[string]schema.GroupVersionResource{
+	"pods":       {Version: "v1", Resource: "pods"},
+	"configmaps": {Version: "v1", Resource: "configmaps"},
+	"jobs":       {Group: "batch", Version: "v1", Resource: "jobs"},
+}
+
+// removeFinalizer drops one finalizer from an object with a JSON patch
+// guarded by a test of the list entry, retrying when the list moved.
 func (e *env) removeFinalizer(resource, name, finalizer string) {
 	e.t.Helper()
+	gvr, ok := resources[resource]
+	if !ok {
+		e.t.Fatalf("unknown resource %s", resource)
+	}
+	client := e.ts.Dynamic.Resource(gvr).Namespace(e.ns)
 	e.poll(fmt.Sprintf("removing %s from %s %s", finalizer, resource, name), func() (bool, error) {
-		var fins []string
-		var err error
-		switch resource {
-		case "pods":
-			var p *corev1.Pod
-			if p, err = e.ts.Client.CoreV1().Pods(e.ns).Get(e.ctx, name, metav1.GetOptions{}); err == nil {
-				fins = p.Finalizers
-			}
-		case "jobs":
-			var j *batchv1.Job
-			if j, err = e.ts.Client.BatchV1().Jobs(e.ns).Get(e.ctx, name, metav1.GetOptions{}); err == nil {
-				fins = j.Finalizers
-			}
-		default:
-			return false, fmt.Errorf("unknown resource %s", resource)
-		}
+		obj, err := client.Get(e.ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return true, nil
 		}
 		if err != nil {
 			return false, err
 		}
-		idx := slices.Index(fins, finalizer)
+		idx := slices.Index(obj.GetFinalizers(), finalizer)
 		if idx < 0 {
 			return true, nil
 		}
 		patch := fmt.Sprintf(`[{"op":"test","path":"/metadata/finalizers/%d","value":%q},{"op":"remove","path":"/metadata/finalizers/%d"}]`, idx, finalizer, idx)
-		_, err = e.patch(resource, name, types.JSONPatchType, patch)
-		if apierrors.IsNotFound(err) || err == nil {
+		_, err = client.Patch(e.ctx, name, types.JSONPatchType, []byte(patch), metav1.PatchOptions{})
+		switch {
+		case err == nil || apierrors.IsNotFound(err):
 			return true, nil
-		}
-		if apierrors.IsConflict(err) || apierrors.IsInvalid(err) || isPatchTestFailed(err) {
-			return false, nil
+		case apierrors.IsConflict(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+			return false, nil // the list changed under us
 		}
 		return false, err
 	})
 }
 
-// isPatchTestFailed reports a JSON patch "test" operation that failed
-// because the list changed under us.
-func isPatchTestFailed(err error) bool {
-	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
-}
-
+// patch patches an object of one of resources.
 func (e *env) patch(resource, name string, pt types.PatchType, data string) (metav1.Object, error) {
-	switch resource {
-	case "pods":
-		return e.ts.Client.CoreV1().Pods(e.ns).Patch(e.ctx, name, pt, []byte(data), metav1.PatchOptions{})
-	case "jobs":
-		return e.ts.Client.BatchV1().Jobs(e.ns).Patch(e.ctx, name, pt, []byte(data), metav1.PatchOptions{})
+	gvr, ok := resources[resource]
+	if !ok {
+		return nil, fmt.Errorf("unknown resource %s", resource)
 	}
-	return nil, fmt.Errorf("unknown resource %s", resource)
+	return e.ts.Dynamic.Resource(gvr).Namespace(e.ns).Patch(e.ctx, name, pt, []byte(data), metav1.PatchOptions{})
 }
 
 func ptr[T any](v T) *T { return &v }

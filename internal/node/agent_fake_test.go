@@ -1,8 +1,9 @@
-package node
+package node_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/skiff-sh/skiff/internal/node"
 	"sync"
 	"testing"
 	"time"
@@ -103,7 +104,7 @@ func TestAgent_FakeRuntime_ExitCodes(t *testing.T) {
 }
 
 func TestAgent_FakeRuntime_ThousandPods(t *testing.T) {
-	e := newEnv(t, crt.NewFake(), func(c *Config) {
+	e := newEnv(t, crt.NewFake(), func(c *node.Config) {
 		c.Capacity = corev1.ResourceList{corev1.ResourcePods: *resourceQuantity(2000)}
 	})
 	const n = 1000
@@ -161,9 +162,9 @@ func TestAgent_Reconcile_LostPodsFailAndDanglingContainersGo(t *testing.T) {
 	if _, err := rt.StartContainer(ctx, crt.ContainerSpec{PodUID: "dangling-uid", PodNamespace: "default", PodName: "ghost", Name: "c", Fake: crt.FakeBehavior{Duration: -1}}); err != nil {
 		t.Fatal(err)
 	}
-	startAgent(t, e.client, rt, func(c *Config) { c.NodeName = testNode })
+	startAgent(t, e.client, rt, func(c *node.Config) { c.NodeName = testNode })
 	got := e.waitPod(t, "long", 20*time.Second, phaseIs(corev1.PodFailed))
-	if got.Status.Reason != reasonNodeAgentRestarted || got.Status.Message != fmt.Sprintf(messageLostFormat, testNode) {
+	if got.Status.Reason != node.ReasonNodeAgentRestarted || got.Status.Message != fmt.Sprintf(node.MessageLostFormat, testNode) {
 		t.Errorf("reason/message = %q/%q", got.Status.Reason, got.Status.Message)
 	}
 	if term := terminated(got, "main"); term == nil || term.Reason != "ContainerStatusUnknown" || term.ExitCode != 137 {

@@ -1,7 +1,8 @@
-package node
+package node_test
 
 import (
 	"context"
+	"github.com/skiff-sh/skiff/internal/node"
 	"testing"
 	"time"
 
@@ -15,9 +16,9 @@ import (
 
 func TestAgent_Run_ShutdownStopsPods(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := testserver.Start(t, testserver.Options{APIOnly: true})
 	rt := crt.NewFake()
-	a, err := New(Config{Client: ts.Client, Runtime: rt, NodeName: testNode, Logger: testLogger(t), ShutdownGracePeriod: time.Second})
+	a, err := node.New(node.Config{Client: ts.Client, Runtime: rt, NodeName: testNode, Logger: testLogger(t), ShutdownGracePeriod: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
-package node
+package node_test
 
 import (
+	"github.com/skiff-sh/skiff/internal/node"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -19,7 +20,7 @@ func (okHandler) ServeSubresource(w http.ResponseWriter, _ *http.Request, _ *api
 
 func TestDeferredHandler_ServeSubresource_UnavailableUntilSet(t *testing.T) {
 	t.Parallel()
-	var d DeferredHandler
+	var d node.DeferredHandler
 	r := httptest.NewRequest(http.MethodGet, "/api/v1/namespaces/default/pods/p/log", nil)
 	if err := d.ServeSubresource(httptest.NewRecorder(), r, &apiserver.Request{}); !apierrors.IsServiceUnavailable(err) {
 		t.Fatalf("before Set: %v, want 503", err)

@@ -1,8 +1,9 @@
-package node
+package node_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/skiff-sh/skiff/internal/node"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,7 +42,7 @@ const testNode = "test-node"
 // testEnv is a server, an agent on it and clients.
 type testEnv struct {
 	ts     *testserver.Server
-	agent  *Agent
+	agent  *node.Agent
 	rt     crt.Runtime
 	client kubernetes.Interface
 	ns     string
@@ -79,23 +80,23 @@ func newProcessEnv(t *testing.T) *testEnv {
 	return newEnv(t, rt, nil)
 }
 
-func newEnv(t *testing.T, rt crt.Runtime, mutate func(*Config)) *testEnv {
+func newEnv(t *testing.T, rt crt.Runtime, mutate func(*node.Config)) *testEnv {
 	t.Helper()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := testserver.Start(t, testserver.Options{APIOnly: true})
 	e := &testEnv{ts: ts, rt: rt, client: ts.Client, ns: "default"}
 	e.agent = startAgent(t, ts.Client, rt, mutate)
 	e.startProxy(t)
 	return e
 }
 
-func startAgent(t *testing.T, client kubernetes.Interface, rt crt.Runtime, mutate func(*Config)) *Agent {
+func startAgent(t *testing.T, client kubernetes.Interface, rt crt.Runtime, mutate func(*node.Config)) *node.Agent {
 	t.Helper()
-	cfg := Config{Client: client, Runtime: rt, NodeName: testNode, Logger: testLogger(t),
+	cfg := node.Config{Client: client, Runtime: rt, NodeName: testNode, Logger: testLogger(t),
 		BackoffBase: 300 * time.Millisecond, BackoffMax: 2 * time.Second, ShutdownGracePeriod: 2 * time.Second}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	a, err := New(cfg)
+	a, err := node.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

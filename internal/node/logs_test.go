@@ -1,8 +1,9 @@
-package node
+package node_test
 
 import (
 	"bufio"
 	"context"
+	"github.com/skiff-sh/skiff/internal/node"
 	"net/url"
 	"strings"
 	"testing"
@@ -118,7 +119,7 @@ func TestLogContainerID_States(t *testing.T) {
 		"not in status":        {corev1.ContainerStatus{Name: "other"}, false, "", `container "c" in pod "p" is not available`},
 	}
 	for name, tc := range tests {
-		got, err := logContainerID("p", &corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{tc.cs}}, "c", tc.previous)
+		got, err := node.LogContainerID("p", &corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{tc.cs}}, "c", tc.previous)
 		errText := ""
 		if err != nil {
 			errText = err.Error()
@@ -132,7 +133,7 @@ func TestLogContainerID_States(t *testing.T) {
 func TestParseLogOptions_Query(t *testing.T) {
 	t.Parallel()
 	q, _ := url.ParseQuery("container=c&follow=&previous=false&timestamps=1&tailLines=3&limitBytes=10&sinceSeconds=5")
-	got, err := parseLogOptions(q)
+	got, err := node.ParseLogOptions(q)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // first page's resourceVersion, whether the first page came from the watch
 // cache and later ones from etcd.
 func TestList_Namespaced_PaginatesAllItems(t *testing.T) {
-	ts := testserver.Start(t, testserver.Options{})
+	ts := testserver.Start(t, testserver.Options{APIOnly: true})
 	ctx := context.Background()
 	cms := ts.Client.CoreV1().ConfigMaps("default")
 	for i := range 25 {

@@ -111,15 +111,31 @@ func DialExternal(ctx context.Context, endpoints []string) (*clientv3.Client, er
 	return c, nil
 }
 
-// quietZap is etcd's logger: errors only, since Skiff logs with slog.
+// quietZap is etcd's logger: errors only, since Skiff logs with slog, and
+// without the errors etcd reports for its own listeners while it closes.
 func quietZap() *zap.Logger {
 	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(zapcore.ErrorLevel)
 	zc.OutputPaths = []string{"stderr"}
 	zc.ErrorOutputPaths = []string{"stderr"}
-	l, err := zc.Build()
+	l, err := zc.Build(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return shutdownNoiseFilter{c} }))
 	if err != nil {
 		return zap.NewNop()
 	}
 	return l
+}
+
+// shutdownNoiseFilter drops etcd's "setting up serving ... failed" entries,
+// which it logs at error level on every normal close of its listeners.
+type shutdownNoiseFilter struct{ zapcore.Core }
+
+func (f shutdownNoiseFilter) With(fields []zapcore.Field) zapcore.Core {
+	return shutdownNoiseFilter{f.Core.With(fields)}
+}
+
+func (f shutdownNoiseFilter) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if e.Message == "setting up serving from embedded etcd failed." {
+		return ce
+	}
+	return f.Core.Check(e, ce)
 }

@@ -25,7 +25,7 @@ import (
 // startOnServer runs the collector against a real Skiff server.
 func startOnServer(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := testserver.Start(t, testserver.Options{APIOnly: true})
 	cfg := *ts.Config
 	cfg.QPS, cfg.Burst = -1, 0
 	md, err := metadata.NewForConfig(&cfg)

@@ -16,7 +16,7 @@ import (
 )
 
 func TestServer_NamespaceDeletion(t *testing.T) {
-	ts := testserver.Start(t, testserver.Options{})
+	ts := testserver.Start(t, testserver.Options{APIOnly: true})
 	cfg := *ts.Config
 	cfg.QPS, cfg.Burst = -1, 0
 	md, err := metadata.NewForConfig(&cfg)

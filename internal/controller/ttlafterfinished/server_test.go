@@ -18,7 +18,7 @@ import (
 )
 
 func TestServer_DeletesFinishedJobAfterTTL(t *testing.T) {
-	ts := testserver.Start(t, testserver.Options{})
+	ts := testserver.Start(t, testserver.Options{APIOnly: true})
 	c := ts.Client
 	factory := informers.NewSharedInformerFactory(c, 0)
 	ctrl, err := ttlafterfinished.NewController(ttlafterfinished.Config{Client: c, Informers: factory})

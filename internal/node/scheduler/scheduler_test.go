@@ -18,7 +18,7 @@ import (
 
 func startScheduler(t *testing.T) (*testserver.Server, kubernetes.Interface) {
 	t.Helper()
-	ts := testserver.Start(t, testserver.Options{})
+	ts := testserver.Start(t, testserver.Options{APIOnly: true})
 	s, err := New(Config{Client: ts.Client})
 	if err != nil {
 		t.Fatal(err)

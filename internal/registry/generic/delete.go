@@ -94,10 +94,11 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, st state, optio
 		out, err := s.writeDeleting(ctx, key, name, obj, st, dryRun)
 		return out, false, err
 	}
+	var written runtime.Object
 	if graceful {
 		// Grace 0: upstream persists the deleting state (MODIFIED), then
 		// removes the object (DELETED), in the same request.
-		written, err := s.writeDeleting(ctx, key, name, obj, st, dryRun)
+		written, err = s.writeDeleting(ctx, key, name, obj, st, dryRun)
 		if err != nil {
 			return nil, false, err
 		}
@@ -113,6 +114,11 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, st state, optio
 	if err != nil {
 		if errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrNotFound) {
 			return nil, false, err
+		}
+		if written != nil && errors.Is(err, storage.ErrNotFound) {
+			// Someone (the node agent confirming) deleted it between our
+			// two steps: the deletion this request asked for happened.
+			return s.finalizeDelete(written, true)
 		}
 		return nil, false, s.interpretDeleteError(err, name)
 	}

@@ -1,0 +1,13 @@
+package node
+
+// Exported for the external tests of package node_test (they live outside
+// the package because they start a real server, which imports this one).
+const (
+	ReasonNodeAgentRestarted = reasonNodeAgentRestarted
+	MessageLostFormat        = messageLostFormat
+)
+
+var (
+	ParseLogOptions = parseLogOptions
+	LogContainerID  = logContainerID
+)

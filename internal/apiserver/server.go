@@ -16,6 +16,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/version"
+	endpointsfilters "k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/apiserver/pkg/endpoints/request"
 )
 
@@ -85,6 +86,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Wrap != nil {
 		h = cfg.Wrap(h)
 	}
+	// Warning headers (a Job delete that orphans, unknown fields under
+	// fieldValidation=Warn) are collected per request and written with it.
+	h = endpointsfilters.WithWarningRecorder(h)
 	if cfg.Metrics != nil {
 		h = cfg.Metrics.instrument(h)
 	}

@@ -164,7 +164,7 @@ func (r response) warnings() []string { return r.Header.Values("Warning") }
 // header (server bug: internal/apiserver installs no warning recorder, so
 // warning.AddWarning is a no-op). Flip it to true once fixed: the tests then
 // require the warnings upstream sends.
-const serverRecordsWarnings = false
+const serverRecordsWarnings = true
 
 // expectWarnings compares the Warning headers with want (texts, not yet
 // formatted as headers).

@@ -101,11 +101,22 @@ func decodeError(err error, want schema.GroupVersionKind, got *schema.GroupVersi
 	return apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type %s): %v (%s)", want.Kind, err, summarize(body, 30)))
 }
 
+// summarize is upstream's summarizeData: a short, printable excerpt of a
+// body for an error message.
 func summarize(data []byte, n int) string {
-	if len(data) <= n {
+	if len(data) == 0 {
+		return "<empty>"
+	}
+	if data[0] == '{' {
+		if len(data) > n {
+			return fmt.Sprintf("%s ...", data[:n])
+		}
 		return string(data)
 	}
-	return string(data[:n]) + "..."
+	if len(data) > n {
+		return fmt.Sprintf("%x ...", data[:n])
+	}
+	return fmt.Sprintf("%x", data)
 }
 
 // checkName rejects a body whose name or namespace disagrees with the URL.
@@ -127,7 +138,7 @@ func checkName(obj runtime.Object, req *Request) error {
 		case "":
 			m.SetNamespace(req.Namespace)
 		default:
-			return apierrors.NewBadRequest(fmt.Sprintf("the namespace of the provided object (%s) does not match the namespace sent on the request (%s)", m.GetNamespace(), req.Namespace))
+			return apierrors.NewBadRequest(fmt.Sprintf("the namespace of the object (%s) does not match the namespace on the request (%s)", m.GetNamespace(), req.Namespace))
 		}
 	}
 	return nil

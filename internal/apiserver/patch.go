@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -57,9 +56,6 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, req *Request) err
 	body, err := readBody(r, s.cfg.MaxRequestBodyBytes)
 	if err != nil {
 		return err
-	}
-	if !json.Valid(body) {
-		return apierrors.NewBadRequest("invalid JSON patch")
 	}
 	store := req.store()
 	p := &patcher{store: store, patchType: pt, patch: body, directive: directive, ctx: r.Context()}

@@ -49,7 +49,13 @@ func (s *Server) route(info *request.RequestInfo) (*Request, error) {
 	if !res.namespaced() && namespace != "" {
 		return nil, notFoundRoute()
 	}
-	req := &Request{Info: info, Resource: res, Namespace: namespace, Name: info.Name}
+	name := info.Name
+	if (info.Verb == "list" || info.Verb == "watch" || info.Verb == "deletecollection") && len(info.Parts) < 2 {
+		// RequestInfo copies a fieldSelector metadata.name=X into Name (for
+		// authorization); the request is still a collection request.
+		name = ""
+	}
+	req := &Request{Info: info, Resource: res, Namespace: namespace, Name: name}
 	if info.Subresource != "" {
 		sub := res.Subresources[info.Subresource]
 		if sub == nil || info.Name == "" {
@@ -58,20 +64,19 @@ func (s *Server) route(info *request.RequestInfo) (*Request, error) {
 		req.Sub = sub
 		return req, checkSubresourceVerb(info.Verb, sub)
 	}
-	if res.namespaced() && namespace == "" && info.Name != "" {
+	if res.namespaced() && namespace == "" && name != "" {
 		return nil, notFoundRoute()
 	}
 	if res.namespaced() && namespace == "" && info.Verb != "list" && info.Verb != "watch" {
 		// No cluster-wide create or deletecollection for namespaced kinds.
 		return nil, methodNotAllowed()
 	}
-	return req, checkVerb(info, res)
+	return req, checkVerb(info.Verb, name != "", res)
 }
 
-func checkVerb(info *request.RequestInfo, res *Resource) error {
-	named := info.Name != ""
+func checkVerb(verb string, named bool, res *Resource) error {
 	ok := false
-	switch info.Verb {
+	switch verb {
 	case "get", "update", "patch", "delete":
 		ok = named
 	case "list", "create", "deletecollection":
@@ -79,7 +84,7 @@ func checkVerb(info *request.RequestInfo, res *Resource) error {
 	case "watch":
 		ok = true
 	}
-	if !ok || !res.has(info.Verb) {
+	if !ok || !res.has(verb) {
 		return methodNotAllowed()
 	}
 	return nil

@@ -66,6 +66,22 @@ func (s *etcdStore) List(ctx context.Context, prefix, startKey string, revision,
 	return kvs, resp.Header.Revision, resp.More, nil
 }
 
+func (s *etcdStore) Count(ctx context.Context, prefix, startKey string, revision int64) (int64, error) {
+	from := s.prefix + prefix
+	if startKey != "" {
+		from = s.prefix + startKey
+	}
+	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.prefix + prefix)), clientv3.WithCountOnly()}
+	if revision > 0 {
+		opts = append(opts, clientv3.WithRev(revision))
+	}
+	resp, err := s.client.Get(ctx, from, opts...)
+	if err != nil {
+		return 0, interpret(err)
+	}
+	return resp.Count, nil
+}
+
 func (s *etcdStore) Create(ctx context.Context, key string, value []byte) (int64, error) {
 	k := s.prefix + key
 	resp, err := s.client.Txn(ctx).

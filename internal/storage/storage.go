@@ -99,6 +99,9 @@ type Interface interface {
 	// read. limit > 0 returns at most limit keys starting at or after
 	// startKey; more reports whether keys remain.
 	List(ctx context.Context, prefix, startKey string, revision int64, limit int64) (kvs []KeyValue, rev int64, more bool, err error)
+	// Count returns how many keys under prefix are at or after startKey, as
+	// of revision (0: latest).
+	Count(ctx context.Context, prefix, startKey string, revision int64) (int64, error)
 	// Create stores value under key if the key does not exist (ErrExists
 	// otherwise) and returns the new revision.
 	Create(ctx context.Context, key string, value []byte) (int64, error)

@@ -74,7 +74,6 @@ func TestList_Pagination_ThousandObjects(t *testing.T) {
 	cms := ts.Client.CoreV1().ConfigMaps("page")
 
 	t.Run("limit and continue", func(t *testing.T) {
-		t.Skip("server bug: pages after the first are read at etcd's current revision (listFromEtcd sets rv = resp.Header.Revision and encodes it into the next token), so they report a newer resourceVersion and include objects created after page 1; and continue pages carry no remainingItemCount")
 		var names []string
 		listRV, cont := "", ""
 		for page := 0; ; page++ {
@@ -178,7 +177,6 @@ func TestList_ResourceVersionMatch(t *testing.T) {
 	r := doJSON(t, ts, "GET", "/api/v1/namespaces/default/configmaps?resourceVersionMatch=Exact", "")
 	expectFailure(t, r, 422, metav1.StatusReasonInvalid,
 		`ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided`)
-	t.Skip("server bug: a list with resourceVersionMatch=Exact reports etcd's current revision as the list resourceVersion, not the requested one")
 	exact, err := cms.List(ctx, metav1.ListOptions{ResourceVersion: a.ResourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatchExact})
 	if err != nil {
 		t.Fatalf("exact list: %v", err)
@@ -256,23 +254,21 @@ func TestList_Selectors(t *testing.T) {
 		want []string
 		bug  string
 	}{
-		"label equality":         {"default", metav1.ListOptions{LabelSelector: "app=a"}, []string{"p1"}, ""},
-		"label set":              {"default", metav1.ListOptions{LabelSelector: "app in (a,b)"}, []string{"p1", "p2"}, ""},
-		"label does not exist":   {"default", metav1.ListOptions{LabelSelector: "!app"}, []string{"p3"}, ""},
-		"label inequality":       {"default", metav1.ListOptions{LabelSelector: "app!=a"}, []string{"p2", "p3"}, ""},
-		"two labels":             {"default", metav1.ListOptions{LabelSelector: "app=a,tier=web"}, []string{"p1"}, ""},
-		"spec.nodeName":          {"default", metav1.ListOptions{FieldSelector: "spec.nodeName=n1"}, []string{"p1"}, ""},
-		"unscheduled":            {"default", metav1.ListOptions{FieldSelector: "spec.nodeName="}, []string{"p3"}, ""},
-		"status.phase":           {"default", metav1.ListOptions{FieldSelector: "status.phase=Running"}, []string{"p2"}, ""},
-		"status.phase not equal": {"default", metav1.ListOptions{FieldSelector: "status.phase!=Running"}, []string{"p1", "p3"}, ""},
-		"spec.restartPolicy":     {"default", metav1.ListOptions{FieldSelector: "spec.restartPolicy=OnFailure"}, []string{"p3"}, ""},
-		"metadata.name": {"default", metav1.ListOptions{FieldSelector: "metadata.name=p2"}, []string{"p2"},
-			"server bug: a list with fieldSelector metadata.name=X answers 405 (RequestInfo sets Name from the selector; route treats it as a named request)"},
-		"metadata.name all namespaces": {"", metav1.ListOptions{FieldSelector: "metadata.name=p4"}, []string{"p4"},
-			"server bug: an all-namespaces list with fieldSelector metadata.name=X answers 404"},
-		"label and field":             {"default", metav1.ListOptions{LabelSelector: "app", FieldSelector: "spec.nodeName!=n1"}, []string{"p2"}, ""},
-		"all namespaces":              {"", metav1.ListOptions{}, []string{"p1", "p2", "p3", "p4"}, ""},
-		"all namespaces by namespace": {"", metav1.ListOptions{FieldSelector: "metadata.namespace=other"}, []string{"p4"}, ""},
+		"label equality":               {"default", metav1.ListOptions{LabelSelector: "app=a"}, []string{"p1"}, ""},
+		"label set":                    {"default", metav1.ListOptions{LabelSelector: "app in (a,b)"}, []string{"p1", "p2"}, ""},
+		"label does not exist":         {"default", metav1.ListOptions{LabelSelector: "!app"}, []string{"p3"}, ""},
+		"label inequality":             {"default", metav1.ListOptions{LabelSelector: "app!=a"}, []string{"p2", "p3"}, ""},
+		"two labels":                   {"default", metav1.ListOptions{LabelSelector: "app=a,tier=web"}, []string{"p1"}, ""},
+		"spec.nodeName":                {"default", metav1.ListOptions{FieldSelector: "spec.nodeName=n1"}, []string{"p1"}, ""},
+		"unscheduled":                  {"default", metav1.ListOptions{FieldSelector: "spec.nodeName="}, []string{"p3"}, ""},
+		"status.phase":                 {"default", metav1.ListOptions{FieldSelector: "status.phase=Running"}, []string{"p2"}, ""},
+		"status.phase not equal":       {"default", metav1.ListOptions{FieldSelector: "status.phase!=Running"}, []string{"p1", "p3"}, ""},
+		"spec.restartPolicy":           {"default", metav1.ListOptions{FieldSelector: "spec.restartPolicy=OnFailure"}, []string{"p3"}, ""},
+		"metadata.name":                {"default", metav1.ListOptions{FieldSelector: "metadata.name=p2"}, []string{"p2"}, ""},
+		"metadata.name all namespaces": {"", metav1.ListOptions{FieldSelector: "metadata.name=p4"}, []string{"p4"}, ""},
+		"label and field":              {"default", metav1.ListOptions{LabelSelector: "app", FieldSelector: "spec.nodeName!=n1"}, []string{"p2"}, ""},
+		"all namespaces":               {"", metav1.ListOptions{}, []string{"p1", "p2", "p3", "p4"}, ""},
+		"all namespaces by namespace":  {"", metav1.ListOptions{FieldSelector: "metadata.namespace=other"}, []string{"p4"}, ""},
 	}
 	for name, tc := range podCases {
 		t.Run("pods "+name, func(t *testing.T) {

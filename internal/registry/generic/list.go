@@ -152,14 +152,22 @@ func (s *Store) listFromEtcd(ctx context.Context, pred cacher.Predicate, rv int6
 	var items []runtime.Object
 	batch := max(opts.Limit, 500)
 	for {
-		kvs, rev, more, err := s.cfg.Storage.List(ctx, keyPrefix, start, rv, batch)
+		kvs, headerRev, more, err := s.cfg.Storage.List(ctx, keyPrefix, start, rv, batch)
 		if err != nil {
 			if errors.Is(err, storage.ErrCompacted) {
-				return nil, apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
+				if opts.Continue != "" {
+					return nil, apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
+				}
+				return nil, apierrors.NewResourceExpired("The resourceVersion for the provided list is too old.")
 			}
 			return nil, s.interpretGetError(err, "")
 		}
-		rv = rev
+		// A read at a given revision reports that revision; etcd's header
+		// carries the current one.
+		if rv == 0 {
+			rv = headerRev
+		}
+		rev := rv
 		for i, kv := range kvs {
 			obj, err := s.decode(kv.Value, kv.Revision)
 			if err != nil {
@@ -170,7 +178,11 @@ func (s *Store) listFromEtcd(ctx context.Context, pred cacher.Predicate, rv int6
 			}
 			items = append(items, obj)
 			if opts.Limit > 0 && int64(len(items)) == opts.Limit && (i < len(kvs)-1 || more) {
-				return s.fillList(s.cfg.NewListFunc(), items, rev, keyPrefix, kv.Key+"\x00")
+				list := s.cfg.NewListFunc()
+				if err := s.setEtcdRemaining(ctx, list, pred, keyPrefix, kv.Key+"\x00", rev); err != nil {
+					return nil, err
+				}
+				return s.fillList(list, items, rev, keyPrefix, kv.Key+"\x00")
 			}
 		}
 		if !more || len(kvs) == 0 {
@@ -178,6 +190,19 @@ func (s *Store) listFromEtcd(ctx context.Context, pred cacher.Predicate, rv int6
 		}
 		start = kvs[len(kvs)-1].Key + "\x00"
 	}
+}
+
+// setEtcdRemaining reports how many objects follow a page read from etcd,
+// for unfiltered lists (as upstream).
+func (s *Store) setEtcdRemaining(ctx context.Context, list runtime.Object, pred cacher.Predicate, keyPrefix, next string, rev int64) error {
+	if (pred.Label != nil && !pred.Label.Empty()) || (pred.Field != nil && !pred.Field.Empty()) {
+		return nil
+	}
+	n, err := s.cfg.Storage.Count(ctx, keyPrefix, next, rev)
+	if err != nil {
+		return s.interpretGetError(err, "")
+	}
+	return setRemaining(list, n, pred)
 }
 
 func (s *Store) matches(obj runtime.Object, key string, pred cacher.Predicate) bool {
@@ -247,10 +272,24 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalv
 	}
 	w, err := s.cache.Watch(ctx, s.predicate(namespace, opts), wo)
 	if errors.Is(err, cacher.ErrTooOld) {
-		return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", rv))
+		// Upstream reports this inside the watch stream, as an ERROR event.
+		return errorWatch(apierrors.NewResourceExpired(err.Error()).Status()), nil
 	}
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
 	return w, nil
 }
+
+// errorWatch is a watch that delivers one ERROR event carrying st and ends.
+func errorWatch(st metav1.Status) watch.Interface {
+	ch := make(chan watch.Event, 1)
+	ch <- watch.Event{Type: watch.Error, Object: &st}
+	close(ch)
+	return &closedWatch{ch: ch}
+}
+
+type closedWatch struct{ ch chan watch.Event }
+
+func (w *closedWatch) Stop()                          {}
+func (w *closedWatch) ResultChan() <-chan watch.Event { return w.ch }

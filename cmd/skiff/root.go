@@ -15,7 +15,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newKubectlCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newKubectlCommand(), newVersionCommand(), newTokenCommand(), newTenantCommand())
 	return root
 }
 

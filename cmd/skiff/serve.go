@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,12 @@ type serveFlags struct {
 	runtime     string
 	nodeName    string
 	maxPods     int
+	// protection and tenancy (see internal/auth)
+	tokenAuthFile       string
+	maxInflight         int
+	maxMutatingInflight int
+	requestTimeout      time.Duration
+	auditLogPath        string
 }
 
 func newServeCommand() *cobra.Command {
@@ -43,6 +50,11 @@ func newServeCommand() *cobra.Command {
 	fs.StringVar(&f.runtime, "runtime", server.RuntimeProcess, "container runtime of the local node: process (containers are local processes) or fake (containers finish at once; for benchmarks)")
 	fs.StringVar(&f.nodeName, "node-name", "", "name of the local node (default: the host name)")
 	fs.IntVar(&f.maxPods, "max-pods", 0, "pod capacity of the local node (default 110, or 10000 with --runtime fake)")
+	fs.StringVar(&f.tokenAuthFile, "token-auth-file", "", "static bearer tokens, one per line: token,user,uid,\"group1,group2\"")
+	fs.IntVar(&f.maxInflight, "max-requests-inflight", 400, "most read-only requests served at once (more get 429; negative: no limit)")
+	fs.IntVar(&f.maxMutatingInflight, "max-mutating-requests-inflight", 200, "most mutating requests served at once (more get 429; negative: no limit)")
+	fs.DurationVar(&f.requestTimeout, "request-timeout", 60*time.Second, "default deadline of a request (504 past it)")
+	fs.StringVar(&f.auditLogPath, "audit-log-path", "", "write one JSON line per request to this file")
 	return cmd
 }
 
@@ -62,6 +74,12 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		Runtime:     f.runtime,
 		NodeName:    f.nodeName,
 		MaxPods:     f.maxPods,
+
+		TokenAuthFile:               f.tokenAuthFile,
+		MaxRequestsInFlight:         f.maxInflight,
+		MaxMutatingRequestsInFlight: f.maxMutatingInflight,
+		RequestTimeout:              f.requestTimeout,
+		AuditLogPath:                f.auditLogPath,
 	})
 	if err != nil {
 		return err

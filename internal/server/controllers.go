@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	jobcontroller "github.com/skiff-sh/skiff/internal/controller/job"
 	nscontroller "github.com/skiff-sh/skiff/internal/controller/namespace"
@@ -44,14 +46,37 @@ type controllerManager struct {
 	workers     map[string]int
 }
 
-func newControllerManager(cfg *rest.Config, logger *slog.Logger, served []*apiserver.Resource) (*controllerManager, error) {
-	client, err := kubernetes.NewForConfig(cfg)
+// identityConfig returns a loopback client config for an identity.
+type identityConfig func(who user.Info) (*rest.Config, error)
+
+// newControllerManager builds the controllers, each writing with its own
+// identity (upstream's per-controller service accounts). The shared
+// informers read with the garbage collector's, which may read everything.
+func newControllerManager(configFor identityConfig, logger *slog.Logger, served []*apiserver.Resource) (*controllerManager, error) {
+	clientFor := func(name string) (kubernetes.Interface, error) {
+		cfg, err := configFor(auth.ControllerInfo(name))
+		if err != nil {
+			return nil, err
+		}
+		return kubernetes.NewForConfig(cfg)
+	}
+	readCfg, err := configFor(auth.ControllerInfo(auth.GarbageCollector))
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(readCfg)
 	if err != nil {
 		return nil, fmt.Errorf("controller client: %w", err)
 	}
-	meta, err := metadata.NewForConfig(cfg)
+	meta, err := metadata.NewForConfig(readCfg)
 	if err != nil {
 		return nil, fmt.Errorf("controller metadata client: %w", err)
+	}
+	clients := map[string]kubernetes.Interface{}
+	for _, name := range auth.Controllers {
+		if clients[name], err = clientFor(name); err != nil {
+			return nil, fmt.Errorf("client for %s: %w", name, err)
+		}
 	}
 	m := &controllerManager{
 		logger:      logger.With("component", "controller-manager"),
@@ -61,7 +86,7 @@ func newControllerManager(cfg *rest.Config, logger *slog.Logger, served []*apise
 		controllers: map[string]runnable{},
 		workers:     map[string]int{},
 	}
-	m.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	m.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clients[auth.JobController].CoreV1().Events("")})
 	add := func(name string, workers int, c runnable, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s controller: %w", name, err)
@@ -75,7 +100,7 @@ func newControllerManager(cfg *rest.Config, logger *slog.Logger, served []*apise
 	}
 	f := m.factory
 	jc, err := jobcontroller.NewController(jobcontroller.Config{
-		Client: client, PodInformer: f.Core().V1().Pods(), JobInformer: f.Batch().V1().Jobs(),
+		Client: clients[auth.JobController], PodInformer: f.Core().V1().Pods(), JobInformer: f.Batch().V1().Jobs(),
 		Logger: log("job"), Recorder: recorder(jobcontroller.ComponentName),
 	})
 	if err := add("job", 8, jc, err); err != nil {
@@ -88,19 +113,23 @@ func newControllerManager(cfg *rest.Config, logger *slog.Logger, served []*apise
 	if err := add("garbage-collector", 20, gc, err); err != nil {
 		return nil, err
 	}
-	nc, err := nscontroller.NewController(nscontroller.Config{Client: client, Metadata: meta, Informers: f, Logger: log("namespace")})
+	nsMeta, err := metadataFor(configFor, auth.NamespaceController)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nscontroller.NewController(nscontroller.Config{Client: clients[auth.NamespaceController], Metadata: nsMeta, Informers: f, Logger: log("namespace")})
 	if err := add("namespace", 2, nc, err); err != nil {
 		return nil, err
 	}
-	sc, err := sacontroller.NewController(sacontroller.Config{Client: client, Informers: f, Logger: log("serviceaccount")})
+	sc, err := sacontroller.NewController(sacontroller.Config{Client: clients[auth.ServiceAccountController], Informers: f, Logger: log("serviceaccount")})
 	if err := add("serviceaccount", 2, sc, err); err != nil {
 		return nil, err
 	}
-	tc, err := ttlafterfinished.NewController(ttlafterfinished.Config{Client: client, Informers: f, Logger: log("ttl-after-finished")})
+	tc, err := ttlafterfinished.NewController(ttlafterfinished.Config{Client: clients[auth.TTLAfterFinishedController], Informers: f, Logger: log("ttl-after-finished")})
 	if err := add("ttl-after-finished", 2, tc, err); err != nil {
 		return nil, err
 	}
-	pc, err := podgc.NewController(podgc.Config{Client: client, Informers: f, Logger: log("pod-garbage-collector")})
+	pc, err := podgc.NewController(podgc.Config{Client: clients[auth.PodGarbageCollector], Informers: f, Logger: log("pod-garbage-collector")})
 	if err := add("pod-garbage-collector", 1, pc, err); err != nil {
 		return nil, err
 	}
@@ -151,4 +180,12 @@ func garbageCollected(served []*apiserver.Resource) ([]schema.GroupVersionResour
 		}
 	}
 	return gvrs, mapper
+}
+
+func metadataFor(configFor identityConfig, name string) (metadata.Interface, error) {
+	cfg, err := configFor(auth.ControllerInfo(name))
+	if err != nil {
+		return nil, err
+	}
+	return metadata.NewForConfig(cfg)
 }

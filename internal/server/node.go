@@ -3,13 +3,17 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/node"
 	"github.com/skiff-sh/skiff/internal/node/scheduler"
 	crt "github.com/skiff-sh/skiff/internal/runtime"
@@ -36,8 +40,24 @@ type nodeParts struct {
 	sched   *scheduler.Scheduler
 }
 
-func (s *Server) newNode(client kubernetes.Interface) (*nodeParts, error) {
+func (s *Server) newNode() (*nodeParts, error) {
 	n := &nodeParts{closer: func(context.Context) error { return nil }}
+	nodeName := s.cfg.NodeName
+	if nodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("node name: %w", err)
+		}
+		nodeName = strings.ToLower(h)
+	}
+	client, err := s.clientFor(auth.NodeInfo(nodeName))
+	if err != nil {
+		return nil, err
+	}
+	schedClient, err := s.clientFor(auth.SchedulerInfo())
+	if err != nil {
+		return nil, err
+	}
 	maxPods := s.cfg.MaxPods
 	switch s.cfg.Runtime {
 	case RuntimeFake:
@@ -58,16 +78,25 @@ func (s *Server) newNode(client kubernetes.Interface) (*nodeParts, error) {
 		return nil, fmt.Errorf("unknown runtime %q (want %q or %q)", s.cfg.Runtime, RuntimeProcess, RuntimeFake)
 	}
 	agent, err := node.New(node.Config{
-		Client: client, Runtime: n.runtime, NodeName: s.cfg.NodeName, Logger: s.logger.With("component", "node-agent"),
+		Client: client, Runtime: n.runtime, NodeName: nodeName, Logger: s.logger.With("component", "node-agent"),
 		Capacity: corev1.ResourceList{corev1.ResourcePods: resource.MustParse(strconv.Itoa(maxPods))},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)
 	}
-	sched, err := scheduler.New(scheduler.Config{Client: client, Logger: s.logger.With("component", "scheduler")})
+	sched, err := scheduler.New(scheduler.Config{Client: schedClient, Logger: s.logger.With("component", "scheduler")})
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
 	n.agent, n.sched = agent, sched
 	return n, nil
+}
+
+// clientFor is a loopback client acting as who.
+func (s *Server) clientFor(who user.Info) (kubernetes.Interface, error) {
+	cfg, err := s.clientConfig(who)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
 }

@@ -8,6 +8,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/registry/namespace"
 	"github.com/skiff-sh/skiff/internal/registry/node"
 	"github.com/skiff-sh/skiff/internal/registry/pod"
+	"github.com/skiff-sh/skiff/internal/registry/rbac"
 	"github.com/skiff-sh/skiff/internal/registry/secret"
 	"github.com/skiff-sh/skiff/internal/registry/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/storage"
@@ -45,6 +47,8 @@ type resources struct {
 	// podLogs and podEviction are served by the node agent, which can only
 	// start once the API serves.
 	podLogs, podEviction *nodeagent.DeferredHandler
+	// RBAC stores feed the authorizer and the bootstrap policy.
+	roles, roleBindings, clusterRoles, clusterRoleBindings *generic.Store
 }
 
 func defaulter[T runtime.Object](fn func(T)) func(runtime.Object) {
@@ -52,6 +56,36 @@ func defaulter[T runtime.Object](fn func(T)) func(runtime.Object) {
 		if t, ok := obj.(T); ok {
 			fn(t)
 		}
+	}
+}
+
+// simpleResource is a resource with a plain store and at most a status
+// subresource.
+type simpleResource struct {
+	res   apiserver.Resource
+	store generic.StoreConfig
+	sub   generic.Strategy
+}
+
+// rbacResources are the rbac.authorization.k8s.io/v1 kinds.
+func rbacResources() []simpleResource {
+	gv := rbacv1.SchemeGroupVersion
+	mk := func(name, singular, kind string, newObj, newList func() runtime.Object, st generic.Strategy, def func(runtime.Object), tc generic.TableConvertor) simpleResource {
+		return simpleResource{
+			res: apiserver.Resource{GroupVersion: gv, Name: name, SingularName: singular, Kind: kind, ListKind: kind + "List"},
+			store: generic.StoreConfig{Resource: rbacv1.Resource(name), Kind: gv.WithKind(kind), NewFunc: newObj, NewListFunc: newList,
+				Strategy: st, Defaulter: def, AttrFunc: rbac.GetAttrs, TableConvertor: tc},
+		}
+	}
+	return []simpleResource{
+		mk("roles", "role", "Role", func() runtime.Object { return &rbacv1.Role{} }, func() runtime.Object { return &rbacv1.RoleList{} },
+			rbac.RoleStrategy, defaulter(rbac.SetRoleDefaults), rbac.RoleTableConvertor),
+		mk("rolebindings", "rolebinding", "RoleBinding", func() runtime.Object { return &rbacv1.RoleBinding{} }, func() runtime.Object { return &rbacv1.RoleBindingList{} },
+			rbac.RoleBindingStrategy, defaulter(rbac.SetRoleBindingDefaults), rbac.RoleBindingTableConvertor),
+		mk("clusterroles", "clusterrole", "ClusterRole", func() runtime.Object { return &rbacv1.ClusterRole{} }, func() runtime.Object { return &rbacv1.ClusterRoleList{} },
+			rbac.ClusterRoleStrategy, defaulter(rbac.SetClusterRoleDefaults), rbac.ClusterRoleTableConvertor),
+		mk("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", func() runtime.Object { return &rbacv1.ClusterRoleBinding{} }, func() runtime.Object { return &rbacv1.ClusterRoleBindingList{} },
+			rbac.ClusterRoleBindingStrategy, defaulter(rbac.SetClusterRoleBindingDefaults), rbac.ClusterRoleBindingTableConvertor),
 	}
 }
 
@@ -103,11 +137,7 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 			},
 		},
 	)
-	simple := []struct {
-		res   apiserver.Resource
-		store generic.StoreConfig
-		sub   generic.Strategy
-	}{
+	simple := []simpleResource{
 		{apiserver.Resource{GroupVersion: corev1.SchemeGroupVersion, Name: "events", SingularName: "event", Kind: "Event", ListKind: "EventList", ShortNames: []string{"ev"}},
 			generic.StoreConfig{Resource: corev1.Resource("events"), Kind: corev1.SchemeGroupVersion.WithKind("Event"),
 				NewFunc: func() runtime.Object { return &corev1.Event{} }, NewListFunc: func() runtime.Object { return &corev1.EventList{} },
@@ -143,10 +173,14 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 				NewFunc: func() runtime.Object { return &coordinationv1.Lease{} }, NewListFunc: func() runtime.Object { return &coordinationv1.LeaseList{} },
 				Strategy: lease.Strategy, Defaulter: defaulter(lease.SetDefaults), AttrFunc: lease.GetAttrs, TableConvertor: lease.TableConvertor}, nil},
 	}
-	for _, s := range simple {
+	rbacStores := map[string]**generic.Store{"roles": &out.roles, "rolebindings": &out.roleBindings, "clusterroles": &out.clusterRoles, "clusterrolebindings": &out.clusterRoleBindings}
+	for _, s := range append(simple, rbacResources()...) {
 		store, err := mk(s.store)
 		if err != nil {
 			return nil, fmt.Errorf("store %s: %w", s.res.Name, err)
+		}
+		if p, ok := rbacStores[s.res.Name]; ok {
+			*p = store
 		}
 		r := s.res
 		r.Verbs, r.Store = allVerbs, store

@@ -25,11 +25,11 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/version"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/certs"
+	"github.com/skiff-sh/skiff/internal/registry/rbac"
 	"github.com/skiff-sh/skiff/internal/storage"
 	"github.com/skiff-sh/skiff/internal/storage/cacher"
 )
@@ -62,6 +62,15 @@ type Config struct {
 	// MaxPods is the local node's pod capacity; 0 means 110 for the process
 	// runtime and 10000 for the fake one.
 	MaxPods int
+	// TokenAuthFile is a static token file (upstream CSV format).
+	TokenAuthFile string
+	// MaxRequestsInFlight and MaxMutatingRequestsInFlight bound concurrent
+	// read-only and mutating requests (0: 400 and 200; negative: no limit).
+	MaxRequestsInFlight, MaxMutatingRequestsInFlight int
+	// RequestTimeout is the default deadline of a request (0: 60s).
+	RequestTimeout time.Duration
+	// AuditLogPath, if set, receives one JSON line per request.
+	AuditLogPath string
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// on Close before connections are cut. Default 10s.
 	ShutdownTimeout time.Duration
@@ -84,6 +93,7 @@ type Server struct {
 	store    storage.Interface
 	hub      *cacher.Hub
 	api      *apiserver.Server
+	security *security
 
 	listener net.Listener
 	http     *http.Server
@@ -138,6 +148,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := ensureSystemNamespaces(ctx, res.namespaces); err != nil {
 		return nil, err
 	}
+	if err := rbac.EnsureBootstrapPolicy(ctx, res.clusterRoles, res.clusterRoleBindings); err != nil {
+		return nil, fmt.Errorf("bootstrap RBAC policy: %w", err)
+	}
+	if s.token, err = loadOrCreateToken(filepath.Join(cfg.DataDir, "admin-token")); err != nil {
+		return nil, err
+	}
+	if s.security, err = s.newSecurity(res); err != nil {
+		return nil, err
+	}
 	oapi, err := newOpenAPI(res.list)
 	if err != nil {
 		return nil, fmt.Errorf("building OpenAPI documents: %w", err)
@@ -147,6 +166,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Ready:   s.store.Ready,
 		Metrics: apiserver.NewMetrics(),
 		OpenAPI: oapi,
+		Wrap:    s.security.wrap,
 	})
 	if err != nil {
 		return nil, err
@@ -240,9 +260,6 @@ func (s *Server) serve() error {
 		clientHost = "127.0.0.1"
 	}
 	s.addr = "https://" + net.JoinHostPort(clientHost, strconv.Itoa(port))
-	if s.token, err = loadOrCreateToken(filepath.Join(s.cfg.DataDir, "admin-token")); err != nil {
-		return err
-	}
 	if err := writeKubeconfig(s.KubeconfigPath(), s.addr, bundle.CAPEM, s.token); err != nil {
 		return err
 	}
@@ -311,6 +328,9 @@ func (s *Server) Close() error {
 			s.cancel()
 		}
 		s.wg.Wait()
+		if s.security != nil && s.security.audit != nil {
+			_ = s.security.audit.Close()
+		}
 		if s.embedded != nil {
 			s.embedded.Close()
 		} else if s.client != nil {
@@ -330,15 +350,11 @@ func (s *Server) LoopbackConfig() *rest.Config {
 // the loopback client, and installs the agent's pods/log and pods/eviction
 // handlers.
 func (s *Server) startComponents(bg context.Context, res *resources) error {
-	cm, err := newControllerManager(s.LoopbackConfig(), s.logger, res.list)
+	cm, err := newControllerManager(s.clientConfig, s.logger, res.list)
 	if err != nil {
 		return err
 	}
-	client, err := kubernetes.NewForConfig(s.LoopbackConfig())
-	if err != nil {
-		return fmt.Errorf("node client: %w", err)
-	}
-	n, err := s.newNode(client)
+	n, err := s.newNode()
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -45,6 +46,15 @@ func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	go func() {
 		defer func() {
+			// net/http's server absorbs http.ErrAbortHandler (a filter that
+			// abandons a response: timeout, client gone); with no server
+			// here, it would crash the process. Any other panic was already
+			// turned into a 500 by the handler's recovery filter.
+			if v := recover(); v != nil {
+				w.commit(http.StatusInternalServerError)
+				_ = pw.CloseWithError(fmt.Errorf("handler aborted: %v", v))
+				return
+			}
 			w.commit(http.StatusOK)
 			_ = pw.Close()
 		}()

@@ -101,6 +101,12 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 		Resource: corev1.Resource("namespaces"), Kind: corev1.SchemeGroupVersion.WithKind("Namespace"),
 		NewFunc: func() runtime.Object { return &corev1.Namespace{} }, NewListFunc: func() runtime.Object { return &corev1.NamespaceList{} },
 		Strategy: namespace.Strategy, Defaulter: defaulter(namespace.SetDefaults), AttrFunc: namespace.GetAttrs, TableConvertor: namespace.TableConvertor,
+		// Upstream's ShouldDeleteNamespaceDuringUpdate: only once the
+		// namespace controller finalized it (spec.finalizers empty).
+		ShouldDeleteDuringUpdate: func(obj runtime.Object) bool {
+			ns, ok := obj.(*corev1.Namespace)
+			return ok && len(ns.Spec.Finalizers) == 0
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -130,7 +130,7 @@ func TestNamespace_Delete_PodsFirstThenContentThenNamespace(t *testing.T) {
 
 // namespaceUpdateBug describes the server bug that removes a terminating
 // namespace on any update while content remains.
-const namespaceUpdateBug = "server bug: any update of a terminating namespace (here the namespace controller's status update) deletes it although spec.finalizers still has kubernetes and content remains; internal/registry/generic/update.go shouldDeleteDuringUpdate looks only at metadata.finalizers, upstream's namespace store also requires spec.finalizers to be empty (ShouldDeleteNamespaceDuringUpdate)"
+const namespaceUpdateBug = "regression: any update of a terminating namespace (here the namespace controller's status update) deletes it although spec.finalizers still has kubernetes and content remains; internal/registry/generic/update.go shouldDeleteDuringUpdate looks only at metadata.finalizers, upstream's namespace store also requires spec.finalizers to be empty (ShouldDeleteNamespaceDuringUpdate)"
 
 // requireNamespace skips the test, naming the server bug, when the
 // namespace under test vanished while content is still in it.
@@ -138,7 +138,7 @@ func (e *env) requireNamespace() {
 	e.t.Helper()
 	_, err := e.ts.Client.CoreV1().Namespaces().Get(e.ctx, e.ns, metav1.GetOptions{})
 	if isNotFound(err) {
-		e.t.Skipf("%s (namespace %s is gone; left inside: %s)", namespaceUpdateBug, e.ns, e.describeContent())
+		e.t.Fatalf("%s (namespace %s is gone; left inside: %s)", namespaceUpdateBug, e.ns, e.describeContent())
 	}
 	if err != nil {
 		e.t.Fatalf("getting namespace %s: %v", e.ns, err)
@@ -163,7 +163,7 @@ func TestNamespace_UpdateWhileTerminating_Kept(t *testing.T) {
 	_, err = e.ts.Client.CoreV1().Namespaces().Get(e.ctx, "doomed", metav1.GetOptions{})
 	if isNotFound(err) {
 		d.removeFinalizer("pods", "held", holdFinalizer)
-		t.Skip(namespaceUpdateBug)
+		t.Fatal(namespaceUpdateBug)
 	}
 	ns, err := e.ts.Client.CoreV1().Namespaces().Get(e.ctx, "doomed", metav1.GetOptions{})
 	if err != nil {

@@ -3,12 +3,15 @@ package deletion
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/skiff-sh/skiff/internal/testserver"
 )
 
 func (e *env) jobsPath() string { return "/apis/batch/v1/namespaces/" + e.ns + "/jobs" }
@@ -56,6 +59,12 @@ func TestGarbageCollector_Background_JobFirstThenPods(t *testing.T) {
 	e := setup(t, "background")
 	job := e.createJob(pendingJob("j"))
 	pod := e.waitJobPods(job, 1)[0]
+	// Let the Job controller's status write for that pod land first, so the
+	// watch below sees only what the delete causes.
+	testserver.PollUntil(t, 30*time.Second, func() (bool, error) {
+		cur, err := e.getJob("j")
+		return err == nil && cur.Status.Active == 1, nil
+	})
 	pods, jobs := e.watchPods(), e.watchJobs()
 
 	r := e.do("DELETE", e.jobsPath()+"/j?propagationPolicy=Background", "")

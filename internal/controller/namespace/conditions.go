@@ -21,7 +21,7 @@ var conditionTypes = []struct {
 	{corev1.NamespaceDeletionGVParsingFailure, "ParsedGroupVersions", "All legacy kube types successfully parsed"},
 	{corev1.NamespaceDeletionContentFailure, "ContentDeleted", "All content successfully deleted, may be waiting on finalization"},
 	{corev1.NamespaceContentRemaining, "ContentRemoved", "All content successfully removed"},
-	{corev1.NamespaceFinalizersRemaining, "ContentRemoved", "All content successfully removed"},
+	{corev1.NamespaceFinalizersRemaining, "ContentHasNoFinalizers", "All content-preserving finalizers finished"},
 }
 
 // failureConditions turns one pass's totals into the conditions that are
@@ -63,7 +63,7 @@ func failureConditions(t *contentTotals, now metav1.Time) []corev1.NamespaceCond
 		sort.Strings(finalizers)
 		out = append(out, corev1.NamespaceCondition{
 			Type: corev1.NamespaceFinalizersRemaining, Status: corev1.ConditionTrue, LastTransitionTime: now,
-			Reason: "SomeFinalizerRemain", Message: "Some finalizers are remaining: " + strings.Join(finalizers, ", "),
+			Reason: "SomeFinalizersRemain", Message: "Some content in the namespace has finalizers remaining: " + strings.Join(finalizers, ", "),
 		})
 	}
 	return out

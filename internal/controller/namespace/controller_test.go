@@ -165,7 +165,7 @@ func TestController_Run_DeletesPodsFirstThenContentThenFinalizes(t *testing.T) {
 		condition(ns, corev1.NamespaceDeletionContentFailure)}
 	want := []string{
 		"True SomeResourcesRemain Some resources are remaining: pods. has 1 resource instances",
-		"True SomeFinalizerRemain Some finalizers are remaining: example.com/hold in 1 resource instances",
+		"True SomeFinalizersRemain Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances",
 		"False ContentDeleted All content successfully deleted, may be waiting on finalization",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

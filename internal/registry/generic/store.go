@@ -56,6 +56,10 @@ type StoreConfig struct {
 	// ReturnDeletedObject makes an immediate delete answer with the object
 	// instead of a Status (pods).
 	ReturnDeletedObject bool
+	// ShouldDeleteDuringUpdate, optional, adds a resource's own condition to
+	// "an update that leaves no finalizers on a deleting object deletes it"
+	// (namespaces also need spec.finalizers empty).
+	ShouldDeleteDuringUpdate func(obj runtime.Object) bool
 	// KeyRoot is the storage prefix, "/jobs". Default "/"+Resource.Resource,
 	// with the group for non-core groups only when needed to stay unique.
 	KeyRoot string

@@ -108,7 +108,7 @@ func (s *Store) applyUpdate(ctx context.Context, key, name string, st state, fn 
 	if err := s.beforeUpdate(ctx, obj, st.obj, m); err != nil {
 		return nil, err
 	}
-	if shouldDeleteDuringUpdate(m, st.obj) {
+	if shouldDeleteDuringUpdate(m, st.obj) && (s.cfg.ShouldDeleteDuringUpdate == nil || s.cfg.ShouldDeleteDuringUpdate(obj)) {
 		return s.deleteWithoutFinalizers(ctx, key, name, obj, st.rev, opts.DryRun)
 	}
 	data, err := s.encode(obj)

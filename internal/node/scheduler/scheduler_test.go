@@ -1,8 +1,9 @@
-package scheduler
+package scheduler_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/skiff-sh/skiff/internal/node/scheduler"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ import (
 func startScheduler(t *testing.T) (*testserver.Server, kubernetes.Interface) {
 	t.Helper()
 	ts := testserver.Start(t, testserver.Options{APIOnly: true})
-	s, err := New(Config{Client: ts.Client})
+	s, err := scheduler.New(scheduler.Config{Client: ts.Client})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,11 +175,11 @@ func TestFitMessage_Format(t *testing.T) {
 		reasons map[string]int
 		want    string
 	}{
-		"one reason":     {1, map[string]int{reasonAffinity: 1}, "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."},
-		"sorted reasons": {3, map[string]int{"Insufficient cpu": 2, reasonAffinity: 1}, "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 2 Insufficient cpu."},
+		"one reason":     {1, map[string]int{scheduler.ReasonAffinity: 1}, "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."},
+		"sorted reasons": {3, map[string]int{"Insufficient cpu": 2, scheduler.ReasonAffinity: 1}, "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 2 Insufficient cpu."},
 	}
 	for name, tc := range tests {
-		if got := fitMessage(tc.nodes, tc.reasons); got != tc.want {
+		if got := scheduler.FitMessage(tc.nodes, tc.reasons); got != tc.want {
 			t.Errorf("%s: %q, want %q", name, got, tc.want)
 		}
 	}

@@ -41,6 +41,7 @@ func (s *Server) newSecurity(res *resources) (*security, error) {
 		sources = append(sources, f)
 	}
 	authz := auth.NewRBAC(rbac.NewLister(res.roles, res.roleBindings, res.clusterRoles, res.clusterRoleBindings))
+	res.escalation.Authorizer, res.escalation.RoleRules = authz, res.roleRules
 	fc := auth.FilterConfig{
 		Authenticator:               auth.NewRequestAuthenticator(sources...),
 		Authorizer:                  authz,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/auth"
 	nodeagent "github.com/skiff-sh/skiff/internal/node"
 	"github.com/skiff-sh/skiff/internal/registry/configmap"
 	"github.com/skiff-sh/skiff/internal/registry/event"
@@ -49,6 +51,8 @@ type resources struct {
 	podLogs, podEviction *nodeagent.DeferredHandler
 	// RBAC stores feed the authorizer and the bootstrap policy.
 	roles, roleBindings, clusterRoles, clusterRoleBindings *generic.Store
+	// escalation guards RBAC writes; its Authorizer is set once built.
+	escalation *auth.EscalationCheck
 }
 
 func defaulter[T runtime.Object](fn func(T)) func(runtime.Object) {
@@ -67,14 +71,15 @@ type simpleResource struct {
 	sub   generic.Strategy
 }
 
-// rbacResources are the rbac.authorization.k8s.io/v1 kinds.
-func rbacResources() []simpleResource {
+// rbacResources are the rbac.authorization.k8s.io/v1 kinds. Writes go
+// through upstream's escalation prevention.
+func rbacResources(out *resources) []simpleResource {
 	gv := rbacv1.SchemeGroupVersion
 	mk := func(name, singular, kind string, newObj, newList func() runtime.Object, st generic.Strategy, def func(runtime.Object), tc generic.TableConvertor) simpleResource {
 		return simpleResource{
 			res: apiserver.Resource{GroupVersion: gv, Name: name, SingularName: singular, Kind: kind, ListKind: kind + "List"},
 			store: generic.StoreConfig{Resource: rbacv1.Resource(name), Kind: gv.WithKind(kind), NewFunc: newObj, NewListFunc: newList,
-				Strategy: st, Defaulter: def, AttrFunc: rbac.GetAttrs, TableConvertor: tc},
+				Strategy: st, Defaulter: def, AttrFunc: rbac.GetAttrs, TableConvertor: tc, Admit: out.admitRBAC},
 		}
 	}
 	return []simpleResource{
@@ -90,7 +95,7 @@ func rbacResources() []simpleResource {
 }
 
 func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) (*resources, error) {
-	out := &resources{podLogs: &nodeagent.DeferredHandler{}, podEviction: &nodeagent.DeferredHandler{}}
+	out := &resources{podLogs: &nodeagent.DeferredHandler{}, podEviction: &nodeagent.DeferredHandler{}, escalation: &auth.EscalationCheck{}}
 	nsLifecycle := &namespaceLifecycle{}
 	mk := func(cfg generic.StoreConfig) (*generic.Store, error) {
 		cfg.Storage, cfg.Hub, cfg.Logger, cfg.Namespaces = st, hub, logger, nsLifecycle
@@ -180,7 +185,7 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 				Strategy: lease.Strategy, Defaulter: defaulter(lease.SetDefaults), AttrFunc: lease.GetAttrs, TableConvertor: lease.TableConvertor}, nil},
 	}
 	rbacStores := map[string]**generic.Store{"roles": &out.roles, "rolebindings": &out.roleBindings, "clusterroles": &out.clusterRoles, "clusterrolebindings": &out.clusterRoleBindings}
-	for _, s := range append(simple, rbacResources()...) {
+	for _, s := range append(simple, rbacResources(out)...) {
 		store, err := mk(s.store)
 		if err != nil {
 			return nil, fmt.Errorf("store %s: %w", s.res.Name, err)
@@ -196,4 +201,40 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 		out.list = append(out.list, &r)
 	}
 	return out, nil
+}
+
+// admitRBAC refuses RBAC writes that would grant the requester permissions
+// it does not hold (upstream's escalation prevention).
+func (r *resources) admitRBAC(ctx context.Context, obj, _ runtime.Object) error {
+	e := r.escalation
+	if e.Authorizer == nil {
+		return nil // before the authorizer exists: the bootstrap policy
+	}
+	switch o := obj.(type) {
+	case *rbacv1.Role:
+		return e.ConfirmRole(ctx, rbacv1.Resource("roles"), o.Namespace, o.Name, o.Rules)
+	case *rbacv1.ClusterRole:
+		return e.ConfirmRole(ctx, rbacv1.Resource("clusterroles"), "", o.Name, o.Rules)
+	case *rbacv1.RoleBinding:
+		return e.ConfirmBinding(ctx, rbacv1.Resource("rolebindings"), o.Namespace, o.Name, o.RoleRef)
+	case *rbacv1.ClusterRoleBinding:
+		return e.ConfirmBinding(ctx, rbacv1.Resource("clusterrolebindings"), "", o.Name, o.RoleRef)
+	}
+	return nil
+}
+
+// roleRules returns the rules of the role a binding refers to.
+func (r *resources) roleRules(ctx context.Context, namespace string, ref rbacv1.RoleRef) ([]rbacv1.PolicyRule, error) {
+	if ref.Kind == "ClusterRole" {
+		obj, err := r.clusterRoles.Get(ctx, "", ref.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*rbacv1.ClusterRole).Rules, nil
+	}
+	obj, err := r.roles.Get(ctx, namespace, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*rbacv1.Role).Rules, nil
 }

@@ -113,6 +113,11 @@ func (s *Store) beforeCreate(ctx context.Context, namespace string, obj runtime.
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(s.cfg.Kind.GroupKind(), m.GetName(), errs)
 	}
+	if s.cfg.Admit != nil {
+		if err := s.cfg.Admit(ctx, obj, nil); err != nil {
+			return err
+		}
+	}
 	for _, w := range s.cfg.Strategy.WarningsOnCreate(ctx, obj) {
 		warning.AddWarning(ctx, "", w)
 	}

@@ -56,6 +56,10 @@ type StoreConfig struct {
 	// ReturnDeletedObject makes an immediate delete answer with the object
 	// instead of a Status (pods).
 	ReturnDeletedObject bool
+	// Admit, optional, is a resource's own admission check after
+	// validation, on create (old nil) and update (RBAC escalation
+	// prevention). Its error is returned as it is.
+	Admit func(ctx context.Context, obj, old runtime.Object) error
 	// ShouldDeleteDuringUpdate, optional, adds a resource's own condition to
 	// "an update that leaves no finalizers on a deleting object deletes it"
 	// (namespaces also need spec.finalizers empty).

@@ -171,6 +171,11 @@ func (s *Store) beforeUpdate(ctx context.Context, obj, old runtime.Object, m met
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(s.cfg.Kind.GroupKind(), m.GetName(), errs)
 	}
+	if s.cfg.Admit != nil {
+		if err := s.cfg.Admit(ctx, obj, old); err != nil {
+			return err
+		}
+	}
 	for _, w := range s.cfg.Strategy.WarningsOnUpdate(ctx, obj, old) {
 		warning.AddWarning(ctx, "", w)
 	}

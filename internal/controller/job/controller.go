@@ -252,7 +252,7 @@ func (c *Controller) processNextJob(ctx context.Context) bool {
 	}
 	defer c.queue.Done(key)
 	err := c.sync(ctx, key)
-	if err == nil {
+	if err == nil || errors.Is(err, errJobGone) {
 		c.queue.Forget(key)
 		return true
 	}

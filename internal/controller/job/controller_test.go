@@ -226,3 +226,22 @@ func pollUntil(t *testing.T, timeout time.Duration, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A Job deleted between the informer's copy and the status write is not
+// retried: the write's 404 means the delete event is on its way.
+func TestController_ProcessNextJob_DeletedJobIsNotRequeued(t *testing.T) {
+	t.Parallel()
+	job := newJob("j", 1, 1, func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(true) })
+	f := newFixture(t, job)
+	if err := f.client.Tracker().Delete(batchv1.SchemeGroupVersion.WithResource("jobs"), job.Namespace, job.Name); err != nil {
+		t.Fatalf("deleting from the fake server: %v", err)
+	}
+	f.ctrl.queue.Add(keyOf(job))
+	f.ctrl.processNextJob(t.Context())
+	if diff := cmp.Diff([]string{"update jobs/status"}, f.actions()); diff != "" {
+		t.Errorf("actions (-want +got):\n%s", diff)
+	}
+	if n, r := f.ctrl.queue.Len(), f.ctrl.queue.NumRequeues(keyOf(job)); n != 0 || r != 0 {
+		t.Errorf("queue length %d, requeues %d; want 0, 0", n, r)
+	}
+}

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -296,12 +297,19 @@ func (c *Controller) recordFinished(job *batchv1.Job, f *batchv1.JobCondition) {
 
 // updateStatus writes st.job through jobs/status and continues with the
 // server's answer.
+// errJobGone marks a status write that found the Job deleted: retrying is
+// pointless, and the informer's delete event forgets the Job.
+var errJobGone = errors.New("job was deleted")
+
 func (c *Controller) updateStatus(ctx context.Context, st *syncState) error {
 	base := st.job.ResourceVersion
 	updated, err := c.client.BatchV1().Jobs(st.job.Namespace).UpdateStatus(ctx, st.job, metav1.UpdateOptions{})
 	if err != nil {
 		if apierrors.IsConflict(err) {
 			c.written.forget(st.key)
+		}
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("%w: %w", errJobGone, err)
 		}
 		return err
 	}

@@ -26,34 +26,39 @@ import (
 // maxBodyBytes is upstream's request body limit (3 MiB).
 const maxBodyBytes = 3 * 1024 * 1024
 
-// Reviews answers SelfSubjectReview (`kubectl auth whoami`) and
-// SelfSubjectAccessReview (`kubectl auth can-i`): create-only resources
-// that store nothing.
+// Reviews answers SelfSubjectReview (`kubectl auth whoami`),
+// SelfSubjectAccessReview (`kubectl auth can-i`) and SelfSubjectRulesReview
+// (`kubectl auth can-i --list`): create-only resources that store nothing.
 type Reviews struct {
 	authz authorizer.UnconditionalAuthorizer
+	rules authorizer.RuleResolver
 	now   func() time.Time
 }
 
-// NewReviews answers access reviews with authz (the same authorizer the
-// filter chain uses).
-func NewReviews(authz authorizer.UnconditionalAuthorizer) *Reviews {
-	return &Reviews{authz: authz, now: time.Now}
+// NewReviews answers access reviews with authz and rules reviews with
+// rules (normally both the same *RBAC the filter chain uses).
+func NewReviews(authz authorizer.UnconditionalAuthorizer, rules authorizer.RuleResolver) *Reviews {
+	return &Reviews{authz: authz, rules: rules, now: time.Now}
 }
 
 // The endpoints Reviews serves.
 var (
 	SelfSubjectReviews       = authenticationv1.SchemeGroupVersion.WithResource("selfsubjectreviews")
 	SelfSubjectAccessReviews = authorizationv1.SchemeGroupVersion.WithResource("selfsubjectaccessreviews")
+	SelfSubjectRulesReviews  = authorizationv1.SchemeGroupVersion.WithResource("selfsubjectrulesreviews")
 )
 
 // Handles reports whether info is a request Reviews serves (a create of
-// one of the two review resources, not namespaced, no name).
+// one of the review resources: not namespaced, no name).
 func (rv *Reviews) Handles(info *request.RequestInfo) bool {
-	if !info.IsResourceRequest || info.Verb != "create" || info.Namespace != "" || info.Subresource != "" {
+	if !info.IsResourceRequest || info.Verb != "create" || info.Namespace != "" || info.Name != "" || info.Subresource != "" {
 		return false
 	}
-	gvr := schema.GroupVersionResource{Group: info.APIGroup, Version: info.APIVersion, Resource: info.Resource}
-	return gvr == SelfSubjectReviews || gvr == SelfSubjectAccessReviews
+	switch (schema.GroupVersionResource{Group: info.APIGroup, Version: info.APIVersion, Resource: info.Resource}) {
+	case SelfSubjectReviews, SelfSubjectAccessReviews, SelfSubjectRulesReviews:
+		return true
+	}
+	return false
 }
 
 // ServeHTTP serves a request for which Handles is true; the user must be in
@@ -67,9 +72,12 @@ func (rv *Reviews) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var out runtime.Object
 	var err error
-	if info.APIGroup == authenticationv1.GroupName {
+	switch info.Resource {
+	case SelfSubjectReviews.Resource:
 		out, err = rv.selfSubjectReview(r, u)
-	} else {
+	case SelfSubjectRulesReviews.Resource:
+		out, err = rv.selfSubjectRulesReview(r, u)
+	default:
 		out, err = rv.selfSubjectAccessReview(r, u)
 	}
 	if err != nil {
@@ -132,6 +140,42 @@ func (rv *Reviews) selfSubjectAccessReview(r *http.Request, u user.Info) (runtim
 		sar.Status.EvaluationError = err.Error()
 	}
 	return sar, nil
+}
+
+// selfSubjectRulesReview is upstream's: the rules that apply to u in
+// spec.namespace (required), with any error reading them as
+// status.evaluationError.
+func (rv *Reviews) selfSubjectRulesReview(r *http.Request, u user.Info) (runtime.Object, error) {
+	in := &authorizationv1.SelfSubjectRulesReview{}
+	if err := decodeBody(r, in, authorizationv1.SchemeGroupVersion.WithKind("SelfSubjectRulesReview")); err != nil {
+		return nil, err
+	}
+	if in.Spec.Namespace == "" {
+		return nil, apierrors.NewBadRequest("no namespace on request")
+	}
+	if rv.rules == nil {
+		return nil, apierrors.NewInternalError(fmt.Errorf("no rule resolver configured"))
+	}
+	resourceRules, nonResourceRules, incomplete, err := rv.rules.RulesFor(r.Context(), u, in.Spec.Namespace)
+	out := &authorizationv1.SelfSubjectRulesReview{Status: authorizationv1.SubjectRulesReviewStatus{
+		ResourceRules:    make([]authorizationv1.ResourceRule, 0, len(resourceRules)),
+		NonResourceRules: make([]authorizationv1.NonResourceRule, 0, len(nonResourceRules)),
+		Incomplete:       incomplete,
+	}}
+	for _, rule := range resourceRules {
+		out.Status.ResourceRules = append(out.Status.ResourceRules, authorizationv1.ResourceRule{
+			Verbs: rule.GetVerbs(), APIGroups: rule.GetAPIGroups(), Resources: rule.GetResources(), ResourceNames: rule.GetResourceNames(),
+		})
+	}
+	for _, rule := range nonResourceRules {
+		out.Status.NonResourceRules = append(out.Status.NonResourceRules, authorizationv1.NonResourceRule{
+			Verbs: rule.GetVerbs(), NonResourceURLs: rule.GetNonResourceURLs(),
+		})
+	}
+	if err != nil {
+		out.Status.EvaluationError = err.Error()
+	}
+	return out, nil
 }
 
 // validateSelfSubjectAccessReview is upstream's

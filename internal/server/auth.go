@@ -49,7 +49,7 @@ func (s *Server) newSecurity(res *resources) (*security, error) {
 		MaxMutatingRequestsInFlight: s.cfg.MaxMutatingRequestsInFlight,
 		RequestTimeout:              s.cfg.RequestTimeout,
 		Tokens:                      tokens,
-		Reviews:                     auth.NewReviews(authz),
+		Reviews:                     auth.NewReviews(authz, authz),
 		Logger:                      s.logger,
 	}
 	if s.cfg.AuditLogPath != "" {

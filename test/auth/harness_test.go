@@ -171,7 +171,7 @@ func startEnv(t *testing.T, opts envOptions) *env {
 	authn := auth.NewRequestAuthenticator(auth.StaticTokens(map[string]user.Info{e.admin: auth.AdminInfo()}), tokens)
 	authz := auth.NewRBAC(e.lister)
 	wrap, err := auth.Wrap(auth.FilterConfig{
-		Authenticator: authn, Authorizer: authz, Tokens: tokens, Reviews: auth.NewReviews(authz),
+		Authenticator: authn, Authorizer: authz, Tokens: tokens, Reviews: auth.NewReviews(authz, authz),
 		MaxRequestsInFlight: opts.maxReadOnly, MaxMutatingRequestsInFlight: opts.maxMutating, RequestTimeout: opts.timeout,
 		AuditLog: auth.NewAuditLog(e.audit),
 	})

@@ -6,9 +6,9 @@ import (
 	"github.com/skiff-sh/skiff/internal/scheme"
 )
 
-// newOpenAPI describes the served resources to the OpenAPI builder. The
-// documents are built once, at start.
-func newOpenAPI(resources []*apiserver.Resource) (*openapi.Service, error) {
+// newOpenAPI describes the served resources to the OpenAPI builder, which
+// builds the documents once, in the background.
+func newOpenAPI(resources []*apiserver.Resource) *openapi.Deferred {
 	var out []openapi.Resource
 	for _, r := range resources {
 		o := openapi.Resource{
@@ -28,7 +28,7 @@ func newOpenAPI(resources []*apiserver.Resource) (*openapi.Service, error) {
 		}
 		out = append(out, o)
 	}
-	return openapi.New(out, openapi.Options{Version: Version, Scheme: scheme.Scheme, PatchTypes: []string{
+	return openapi.NewDeferred(out, openapi.Options{Version: Version, Scheme: scheme.Scheme, PatchTypes: []string{
 		"application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json",
 	}})
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/certs"
+	"github.com/skiff-sh/skiff/internal/openapi"
 	"github.com/skiff-sh/skiff/internal/registry/rbac"
 	"github.com/skiff-sh/skiff/internal/storage"
 	"github.com/skiff-sh/skiff/internal/storage/cacher"
@@ -94,6 +95,7 @@ type Server struct {
 	hub      *cacher.Hub
 	api      *apiserver.Server
 	security *security
+	openAPI  *openapi.Deferred
 
 	listener net.Listener
 	http     *http.Server
@@ -157,15 +159,19 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.security, err = s.newSecurity(res); err != nil {
 		return nil, err
 	}
-	oapi, err := newOpenAPI(res.list)
-	if err != nil {
-		return nil, fmt.Errorf("building OpenAPI documents: %w", err)
-	}
+	s.openAPI = newOpenAPI(res.list)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.openAPI.Wait(); err != nil {
+			s.logger.Error("building the OpenAPI documents failed; /openapi answers 500", "err", err)
+		}
+	}()
 	s.api, err = apiserver.New(apiserver.Config{
 		Resources: res.list, Logger: s.logger, Version: Version,
 		Ready:   s.store.Ready,
 		Metrics: apiserver.NewMetrics(),
-		OpenAPI: oapi,
+		OpenAPI: s.openAPI,
 		Wrap:    s.security.wrap,
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -32,6 +33,7 @@ func (s *Server) newSecurity(res *resources) (*security, error) {
 		return nil, fmt.Errorf("token store: %w", err)
 	}
 	sec.tokens = tokens
+	s.startTokenPurge(tokens)
 	sources := []authenticator.Token{auth.StaticTokens(map[string]user.Info{s.token: auth.AdminInfo()}), sec.identities, tokens}
 	if s.cfg.TokenAuthFile != "" {
 		f, err := auth.TokenFile(s.cfg.TokenAuthFile)
@@ -64,6 +66,26 @@ func (s *Server) newSecurity(res *resources) (*security, error) {
 		return nil, err
 	}
 	return sec, nil
+}
+
+// startTokenPurge deletes expired tokens from etcd now and each
+// auth.DefaultPurgeInterval until Close. Its context ends with the other
+// background work: its stop is chained onto s.cancel, which Close calls
+// before waiting for s.wg.
+func (s *Server) startTokenPurge(tokens *auth.TokenStore) {
+	ctx, stop := context.WithCancel(context.Background())
+	prev := s.cancel
+	s.cancel = func() {
+		stop()
+		if prev != nil {
+			prev()
+		}
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		tokens.RunPurge(ctx, auth.DefaultPurgeInterval, s.logger)
+	}()
 }
 
 // clientConfig is the loopback config of a component with its own identity.

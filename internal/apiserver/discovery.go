@@ -140,8 +140,10 @@ func legacyResources(r *Resource) []metav1.APIResource {
 	out := []metav1.APIResource{{
 		Name: r.Name, SingularName: r.SingularName, Namespaced: r.namespaced(), Kind: r.Kind,
 		Verbs: r.Verbs, ShortNames: r.ShortNames, Categories: r.Categories,
-		StorageVersionHash: storageVersionHash(r.GroupVersion.WithKind(r.Kind)),
 	}}
+	if r.Handler == nil {
+		out[0].StorageVersionHash = storageVersionHash(r.GroupVersion.WithKind(r.Kind))
+	}
 	for _, name := range sortedSubresources(r) {
 		sub := r.Subresources[name]
 		res := metav1.APIResource{Name: r.Name + "/" + name, Namespaced: r.namespaced(), Kind: sub.Kind, Verbs: sub.Verbs}

@@ -34,6 +34,11 @@ type Resource struct {
 	DeleteWarning func(options *metav1.DeleteOptions) string
 	// Subresources by name ("status", "log", ...).
 	Subresources map[string]*Subresource
+	// Handler, if set, serves every verb of a resource that stores nothing
+	// (the create-only review resources); Store then only gives the scope
+	// and is never read or written. Discovery lists no storage version
+	// hash for such a resource, as upstream.
+	Handler SubresourceHandler
 }
 
 // Subresource is either a store-backed endpoint on the same objects with

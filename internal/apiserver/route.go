@@ -104,6 +104,9 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, req *Requ
 	if req.Sub != nil && req.Sub.Handler != nil {
 		return req.Sub.Handler.ServeSubresource(w, r, req)
 	}
+	if req.Sub == nil && req.Resource.Handler != nil {
+		return req.Resource.Handler.ServeSubresource(w, r, req)
+	}
 	switch req.Info.Verb {
 	case "get":
 		return s.get(w, r, req)

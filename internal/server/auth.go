@@ -5,12 +5,18 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
+	"sync/atomic"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/registry/generic"
 	"github.com/skiff-sh/skiff/internal/registry/rbac"
 )
 
@@ -44,6 +50,7 @@ func (s *Server) newSecurity(res *resources) (*security, error) {
 	}
 	authz := auth.NewRBAC(rbac.NewLister(res.roles, res.roleBindings, res.clusterRoles, res.clusterRoleBindings))
 	res.escalation.Authorizer, res.escalation.RoleRules = authz, res.roleRules
+	res.reviews.target.Store(auth.NewReviews(authz, authz))
 	fc := auth.FilterConfig{
 		Authenticator:               auth.NewRequestAuthenticator(sources...),
 		Authorizer:                  authz,
@@ -51,7 +58,6 @@ func (s *Server) newSecurity(res *resources) (*security, error) {
 		MaxMutatingRequestsInFlight: s.cfg.MaxMutatingRequestsInFlight,
 		RequestTimeout:              s.cfg.RequestTimeout,
 		Tokens:                      tokens,
-		Reviews:                     auth.NewReviews(authz, authz),
 		Logger:                      s.logger,
 	}
 	if s.cfg.AuditLogPath != "" {
@@ -95,4 +101,42 @@ func (s *Server) clientConfig(who user.Info) (*rest.Config, error) {
 		return nil, fmt.Errorf("identity %s: %w", who.GetName(), err)
 	}
 	return loopbackConfig(s.api, token), nil
+}
+
+// reviewResources are the create-only review resources (`kubectl auth
+// whoami`, `can-i`, `can-i --list`): listed in discovery and routed like any
+// other resource (404 under a namespace, 405 for other verbs), served by
+// h. They store nothing; their zero Store only says they are
+// cluster-scoped.
+func reviewResources(h *reviewsHandler) []*apiserver.Resource {
+	mk := func(gvr schema.GroupVersionResource, kind string) *apiserver.Resource {
+		return &apiserver.Resource{
+			GroupVersion: gvr.GroupVersion(), Name: gvr.Resource, SingularName: strings.ToLower(kind), Kind: kind,
+			Verbs: []string{"create"}, Store: &generic.Store{}, Handler: h,
+		}
+	}
+	return []*apiserver.Resource{
+		mk(auth.SelfSubjectReviews, "SelfSubjectReview"),
+		mk(auth.SelfSubjectAccessReviews, "SelfSubjectAccessReview"),
+		mk(auth.SelfSubjectRulesReviews, "SelfSubjectRulesReview"),
+	}
+}
+
+// reviewsHandler serves the reviews through auth.Reviews, which needs the
+// authorizer: it is built after the resources, so it is set later.
+type reviewsHandler struct {
+	target atomic.Pointer[auth.Reviews]
+}
+
+var _ apiserver.SubresourceHandler = (*reviewsHandler)(nil)
+
+// ServeSubresource implements apiserver.SubresourceHandler; routing has
+// already checked the verb (create) and the scope.
+func (h *reviewsHandler) ServeSubresource(w http.ResponseWriter, r *http.Request, _ *apiserver.Request) error {
+	rv := h.target.Load()
+	if rv == nil {
+		return apierrors.NewServiceUnavailable("the authorizer is not ready yet")
+	}
+	rv.ServeHTTP(w, r)
+	return nil
 }

@@ -53,6 +53,8 @@ type resources struct {
 	roles, roleBindings, clusterRoles, clusterRoleBindings *generic.Store
 	// escalation guards RBAC writes; its Authorizer is set once built.
 	escalation *auth.EscalationCheck
+	// reviews serves the self-subject reviews once the authorizer exists.
+	reviews *reviewsHandler
 }
 
 func defaulter[T runtime.Object](fn func(T)) func(runtime.Object) {
@@ -95,7 +97,7 @@ func rbacResources(out *resources) []simpleResource {
 }
 
 func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) (*resources, error) {
-	out := &resources{podLogs: &nodeagent.DeferredHandler{}, podEviction: &nodeagent.DeferredHandler{}, escalation: &auth.EscalationCheck{}}
+	out := &resources{podLogs: &nodeagent.DeferredHandler{}, podEviction: &nodeagent.DeferredHandler{}, escalation: &auth.EscalationCheck{}, reviews: &reviewsHandler{}}
 	nsLifecycle := &namespaceLifecycle{}
 	mk := func(cfg generic.StoreConfig) (*generic.Store, error) {
 		cfg.Storage, cfg.Hub, cfg.Logger, cfg.Namespaces = st, hub, logger, nsLifecycle
@@ -200,6 +202,7 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 		}
 		out.list = append(out.list, &r)
 	}
+	out.list = append(out.list, reviewResources(out.reviews)...)
 	return out, nil
 }
 

@@ -2,12 +2,14 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -41,10 +43,23 @@ const (
 //	}
 func MaybeRunInit() {
 	if len(os.Args) < 2 || os.Args[1] != initArg {
+		initHookInstalled.Store(true)
 		return
 	}
 	os.Exit(runInit())
 }
+
+// initHookInstalled records that this binary called MaybeRunInit, so that
+// re-executing /proc/self/exe as the init helper is safe. Without it a
+// binary such as a test binary would run its own main again for every
+// container (in a test binary: the whole test, recursively). It is
+// process-wide state because the fact it records is: which main this binary
+// has.
+var initHookInstalled atomic.Bool
+
+// ErrNoInitHook: the runtime would re-execute its own binary as the
+// container init helper, but that binary never called MaybeRunInit.
+var ErrNoInitHook = errors.New("this binary does not run the container init helper: MaybeRunInit was not called in main (or TestMain)")
 
 // initConfig is what the parent sends the helper on fd 3.
 type initConfig struct {

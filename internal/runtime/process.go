@@ -88,7 +88,7 @@ func NewProcess(cfg ProcessConfig) (*Process, error) {
 		p.killTimeout = 10 * time.Second
 	}
 	if p.initPath == "" {
-		p.initPath = "/proc/self/exe"
+		p.initPath = selfExe
 	}
 	if p.images == nil {
 		b, err := NewBuiltinImages(BuiltinImagesConfig{Dir: filepath.Join(dir, "images")})
@@ -135,6 +135,9 @@ func (p *Process) detectCapabilities(cfg ProcessConfig) {
 		p.caps.Reason += r
 	}
 }
+
+// selfExe is the default init helper: this very binary.
+const selfExe = "/proc/self/exe"
 
 // nsCloneFlags are the namespaces each container gets.
 const nsCloneFlags = syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWPID

@@ -72,6 +72,9 @@ func (p *Process) launch(ctx context.Context, c *container, cfg *initConfig) err
 
 // startHelper starts the init helper with its pipes.
 func (p *Process) startHelper(cfg *initConfig) (*exec.Cmd, *pipes, error) {
+	if p.initPath == selfExe && !initHookInstalled.Load() {
+		return nil, nil, ErrNoInitHook
+	}
 	var parentEnds, childEnds []*os.File
 	closeAll := func(fs []*os.File) {
 		for _, f := range fs {

@@ -427,3 +427,19 @@ func TestProcess_StartContainer_BusyboxMissing(t *testing.T) {
 		t.Errorf("StartContainer: %v, want ErrBusyboxMissing naming busybox-static", err)
 	}
 }
+
+// A binary that never called MaybeRunInit must not re-execute itself as the
+// init helper (a test binary would run its tests again, recursively). Not
+// parallel: it flips the process-wide hook flag while no other test runs.
+func TestProcess_StartContainer_NoInitHook(t *testing.T) {
+	p := newProcessRuntime(t, ProcessConfig{})
+	initHookInstalled.Store(false)
+	defer initHookInstalled.Store(true)
+	spec := ContainerSpec{PodUID: newPodUID(t), Name: "c", Image: "busybox", Command: []string{"true"}}
+	if _, err := p.StartContainer(context.Background(), spec); !errors.Is(err, ErrNoInitHook) {
+		t.Fatalf("StartContainer: %v, want %v", err, ErrNoInitHook)
+	}
+	if _, err := p.Status(context.Background(), spec.ID()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a failed start left a container behind: %v", err)
+	}
+}

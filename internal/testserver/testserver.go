@@ -37,6 +37,9 @@ type Options struct {
 	// agent): tests of pure API-server semantics, such as a Job that stays
 	// with its orphan finalizer because no garbage collector removes it.
 	APIOnly bool
+	// Runtime is the node agent's runtime: "process" (the default when
+	// empty) or "fake" (containers finish at once).
+	Runtime string
 }
 
 // Server is a running test server.
@@ -65,7 +68,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv, err := server.Start(ctx, server.Config{DataDir: dir, SecurePort: 0, EtcdServers: opts.EtcdServers, Logger: logger, ShutdownTimeout: 2 * time.Second, DisableControllers: opts.APIOnly})
+	srv, err := server.Start(ctx, server.Config{DataDir: dir, SecurePort: 0, EtcdServers: opts.EtcdServers, Logger: logger, ShutdownTimeout: 2 * time.Second, DisableControllers: opts.APIOnly, Runtime: opts.Runtime})
 	if err != nil {
 		t.Fatalf("starting skiff: %v", err)
 	}

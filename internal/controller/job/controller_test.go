@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 )
 
@@ -243,5 +245,42 @@ func TestController_ProcessNextJob_DeletedJobIsNotRequeued(t *testing.T) {
 	}
 	if n, r := f.ctrl.queue.Len(), f.ctrl.queue.NumRequeues(keyOf(job)); n != 0 || r != 0 {
 		t.Errorf("queue length %d, requeues %d; want 0, 0", n, r)
+	}
+}
+
+// listHook is a pod indexer whose ByIndex runs hook first: it plays an
+// informer event handler that runs while a sync lists the pods.
+type listHook struct {
+	cache.Indexer
+	hook func()
+}
+
+func (l *listHook) ByIndex(name, value string) ([]any, error) {
+	if l.hook != nil {
+		l.hook()
+		l.hook = nil
+	}
+	return l.Indexer.ByIndex(name, value)
+}
+
+// A pod whose finalizer removal is observed while the sync lists pods (the
+// list still shows the finalizer) is not counted a second time: this once
+// let a 1,000-pod Job end with 1,003 successes.
+func TestController_Sync_FinalizerRemovalObservedDuringListIsNotCountedTwice(t *testing.T) {
+	t.Parallel()
+	job := newJob("j", 2, 2)
+	counted := newPod(job, "counted", corev1.PodSucceeded) // still shows the finalizer
+	job.Status.Succeeded = 1                              // our last status write counted it
+	f := newFixture(t, job, counted, newPod(job, "running", corev1.PodRunning))
+	key := keyOf(job)
+	f.ctrl.finalizerExpect.expectRemoved(key, []types.UID{counted.UID})
+	f.ctrl.podIndexer = &listHook{Indexer: f.ctrl.podIndexer, hook: func() {
+		f.ctrl.finalizerExpect.removalObserved(key, counted.UID)
+	}}
+	f.sync(job)
+	for _, st := range f.statusWrites() {
+		if st.Succeeded > 1 || len(st.UncountedTerminatedPods.Succeeded) > 0 {
+			t.Errorf("status write counts the pod again: succeeded %d, uncounted %v", st.Succeeded, st.UncountedTerminatedPods.Succeeded)
+		}
 	}
 }

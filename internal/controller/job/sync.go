@@ -85,13 +85,17 @@ func (c *Controller) sync(ctx context.Context, key cache.ObjectName) error {
 		job.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
 	}
 	// Read expectations before the pods: a pod arriving in between only
-	// delays the sync, it is never missed.
+	// delays the sync, it is never missed. The same holds for finalizer
+	// removals: the informer stores a pod before its handler marks the
+	// removal observed, so a pod is either listed without its finalizer or
+	// still expected, never counted twice.
 	satisfied := c.expectations.satisfied(key)
+	expectedRm := c.finalizerExpect.expected(key)
 	pods, err := c.podsForJob(ctx, job)
 	if err != nil {
 		return err
 	}
-	st := c.newSyncState(key, job, pods)
+	st := c.newSyncState(key, job, pods, expectedRm)
 	c.decideFinish(logger, st)
 	return c.reconcile(ctx, logger, st, satisfied)
 }
@@ -103,7 +107,7 @@ func (c *Controller) forgetJob(key cache.ObjectName) {
 	c.written.forget(key)
 }
 
-func (c *Controller) newSyncState(key cache.ObjectName, job *batchv1.Job, pods []*corev1.Pod) *syncState {
+func (c *Controller) newSyncState(key cache.ObjectName, job *batchv1.Job, pods []*corev1.Pod, expectedRm sets.Set[types.UID]) *syncState {
 	unc := job.Status.UncountedTerminatedPods
 	st := &syncState{
 		key:         key,
@@ -111,7 +115,7 @@ func (c *Controller) newSyncState(key cache.ObjectName, job *batchv1.Job, pods [
 		pods:        pods,
 		active:      filterPods(pods, isPodActive),
 		terminating: countTerminating(pods),
-		expectedRm:  c.finalizerExpect.expected(key),
+		expectedRm:  expectedRm,
 		uncountedS:  sets.New(unc.Succeeded...),
 		uncountedF:  sets.New(unc.Failed...),
 	}

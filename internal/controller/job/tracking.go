@@ -295,12 +295,12 @@ func (c *Controller) recordFinished(job *batchv1.Job, f *batchv1.JobCondition) {
 	c.recorder.Event(job, corev1.EventTypeNormal, "Completed", "Job completed")
 }
 
-// updateStatus writes st.job through jobs/status and continues with the
-// server's answer.
 // errJobGone marks a status write that found the Job deleted: retrying is
 // pointless, and the informer's delete event forgets the Job.
 var errJobGone = errors.New("job was deleted")
 
+// updateStatus writes st.job through jobs/status and continues with the
+// server's answer.
 func (c *Controller) updateStatus(ctx context.Context, st *syncState) error {
 	base := st.job.ResourceVersion
 	updated, err := c.client.BatchV1().Jobs(st.job.Namespace).UpdateStatus(ctx, st.job, metav1.UpdateOptions{})

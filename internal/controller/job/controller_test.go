@@ -270,7 +270,7 @@ func TestController_Sync_FinalizerRemovalObservedDuringListIsNotCountedTwice(t *
 	t.Parallel()
 	job := newJob("j", 2, 2)
 	counted := newPod(job, "counted", corev1.PodSucceeded) // still shows the finalizer
-	job.Status.Succeeded = 1                              // our last status write counted it
+	job.Status.Succeeded = 1                               // our last status write counted it
 	f := newFixture(t, job, counted, newPod(job, "running", corev1.PodRunning))
 	key := keyOf(job)
 	f.ctrl.finalizerExpect.expectRemoved(key, []types.UID{counted.UID})

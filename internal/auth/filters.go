@@ -43,8 +43,9 @@ type FilterConfig struct {
 	AuditLog *AuditLog
 	// Tokens, optional, serves the admin token API at TokenAPIPath.
 	Tokens *TokenStore
-	// Reviews, optional, serves SelfSubjectReview and
-	// SelfSubjectAccessReview creates.
+	// Reviews, optional, serves the self-subject review creates right
+	// after authorization. A server that routes the reviews as resources
+	// of its own (Skiff's does, to list them in discovery) leaves it nil.
 	Reviews *Reviews
 	// Logger; default slog.Default().
 	Logger *slog.Logger

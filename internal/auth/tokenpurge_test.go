@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,7 +55,12 @@ func tokenIDs(t *testing.T, s *TokenStore) []string {
 	for _, info := range list {
 		ids = append(ids, info.ID)
 	}
+	slices.Sort(ids)
 	return ids
+}
+
+func sorted(ids ...string) []string {
+	return slices.Sorted(slices.Values(ids))
 }
 
 func mustCreate(t *testing.T, s *TokenStore, ttl time.Duration) (string, string) {
@@ -79,10 +85,10 @@ func TestTokenStore_PurgeExpired_DeletesOnlyExpired(t *testing.T) {
 		purged  int
 		left    []string
 	}{
-		{0, 0, []string{hour, twoHours, forever}},
-		{time.Hour, 1, []string{twoHours, forever}}, // expiry is inclusive
-		{30 * time.Minute, 0, []string{twoHours, forever}},
-		{24 * time.Hour, 1, []string{forever}},
+		{0, 0, sorted(hour, twoHours, forever)},
+		{time.Hour, 1, sorted(twoHours, forever)}, // expiry is inclusive
+		{30 * time.Minute, 0, sorted(twoHours, forever)},
+		{24 * time.Hour, 1, sorted(forever)},
 	} {
 		clock.Advance(step.advance)
 		n, err := s.PurgeExpired(ctx)
@@ -114,7 +120,7 @@ func TestTokenStore_RunPurge_AtStartAndEachInterval(t *testing.T) {
 	waitForTokens(t, s, []string{forever})
 
 	_, later := mustCreate(t, s, time.Hour)
-	waitForTokens(t, s, []string{forever, later})
+	waitForTokens(t, s, sorted(forever, later))
 	clock.Advance(2 * time.Hour)
 	waitForTokens(t, s, []string{forever})
 

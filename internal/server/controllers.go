@@ -103,7 +103,9 @@ func newControllerManager(configFor identityConfig, logger *slog.Logger, served 
 		Client: clients[auth.JobController], PodInformer: f.Core().V1().Pods(), JobInformer: f.Batch().V1().Jobs(),
 		Logger: log("job"), Recorder: recorder(jobcontroller.ComponentName),
 	})
-	if err := add("job", 8, jc, err); err != nil {
+	// 32 workers: a sync waits on a few sequential writes, so with 8 a burst
+	// of 1,000 single-pod Jobs spent most of its time queued (p99 9.8 s -> 4 s).
+	if err := add("job", 32, jc, err); err != nil {
 		return nil, err
 	}
 	gcResources, mapper := garbageCollected(served)

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/skiff-sh/skiff/internal/bench"
 	"github.com/skiff-sh/skiff/internal/testserver"
 )
 
@@ -93,4 +94,26 @@ func BenchmarkWatch_Fanout(b *testing.B) {
 		b.Fatalf("watchers did not receive all %d events", n)
 	}
 	b.ReportMetric(float64(n*watchers)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkCRUD_Jobs runs skiff-bench's crud scenario (16 workers creating
+// and deleting suspended Jobs over HTTPS) against an in-process server, with
+// and without the controllers, and reports operations per second.
+func BenchmarkCRUD_Jobs(b *testing.B) {
+	for _, apiOnly := range []bool{true, false} {
+		b.Run(fmt.Sprintf("apiOnly=%v", apiOnly), func(b *testing.B) {
+			ts := testserver.Start(b, testserver.Options{APIOnly: apiOnly})
+			var ops float64
+			for b.Loop() {
+				res, err := bench.RunCRUD(context.Background(), bench.CRUDConfig{
+					Common: bench.Common{RestConfig: ts.Config}, Workers: 16, N: 2000,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ops = res.OpsPerSecond
+			}
+			b.ReportMetric(ops, "ops/s")
+		})
+	}
 }

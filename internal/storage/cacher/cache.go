@@ -49,6 +49,10 @@ type Cache struct {
 
 	// Guarded by hub.mu.
 	items map[string]*entry
+	// sorted is items in key order, rebuilt by the first read after a
+	// change: resources that rarely change (RBAC, namespaces), read on
+	// every request, are then listed without a sort.
+	sorted []*entry
 	// history is a ring of the latest events; oldest is the revision after
 	// which every event is still in it (watches from before are too old).
 	history  []event
@@ -69,6 +73,7 @@ func newCache(h *Hub, prefix string, decode DecodeFunc, attrs AttrFunc, historyS
 // they may have missed events, and clients re-watch from their last revision.
 func (c *Cache) replace(kvs []storage.KeyValue, rev int64) {
 	c.items = make(map[string]*entry, len(kvs))
+	c.sorted = nil
 	for _, kv := range kvs {
 		if e, err := c.newEntry(kv.Key, kv.Value, kv.Revision); err == nil {
 			c.items[kv.Key] = e
@@ -122,6 +127,7 @@ func (c *Cache) apply(ev storage.Event) {
 		gone.obj, gone.rev = last, ev.Revision
 		e = event{typ: watch.Deleted, cur: &gone, rev: ev.Revision}
 	}
+	c.sorted = nil
 	c.record(e)
 	for w := range c.watchers {
 		if !w.send(e) {
@@ -207,20 +213,34 @@ func (c *Cache) List(ctx context.Context, p Predicate, minRevision int64) ([]run
 		}
 	}
 	c.hub.mu.Lock()
-	entries := make([]*entry, 0, len(c.items))
-	for _, e := range c.items {
-		if p.matches(e) {
-			entries = append(entries, e)
-		}
-	}
+	all := c.sortedLocked()
 	rev := c.hub.rev
 	c.hub.mu.Unlock()
-	sortEntries(entries)
-	objs := make([]runtime.Object, len(entries))
-	for i, e := range entries {
-		objs[i] = e.obj
+	// all is never modified, only replaced: filter it without the lock,
+	// starting at the prefix (a namespace's keys are contiguous).
+	objs := []runtime.Object{}
+	for _, e := range all[sort.Search(len(all), func(i int) bool { return all[i].key >= p.Prefix }):] {
+		if !strings.HasPrefix(e.key, p.Prefix) {
+			break
+		}
+		if p.matches(e) {
+			objs = append(objs, e.obj)
+		}
 	}
 	return objs, rev, nil
+}
+
+// sortedLocked returns every entry in key order; the slice is shared and
+// must not be modified. Called with hub.mu held.
+func (c *Cache) sortedLocked() []*entry {
+	if c.sorted == nil {
+		c.sorted = make([]*entry, 0, len(c.items))
+		for _, e := range c.items {
+			c.sorted = append(c.sorted, e)
+		}
+		sortEntries(c.sorted)
+	}
+	return c.sorted
 }
 
 func setResourceVersion(obj runtime.Object, rev int64) error {

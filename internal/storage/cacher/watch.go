@@ -79,7 +79,7 @@ func (c *Cache) startLocked(w *watcher) ([]watch.Event, int64, error) {
 			return nil, 0, fmt.Errorf("resource version %d is ahead of the cache (%d)", w.opts.FromRevision, rev)
 		}
 		if w.opts.InitialEvents {
-			for _, e := range sortedEntries(c.items) {
+			for _, e := range c.sortedLocked() {
 				if w.pred.matches(e) {
 					initial = append(initial, watch.Event{Type: watch.Added, Object: e.obj})
 				}
@@ -239,11 +239,3 @@ type handle struct {
 func (h *handle) Stop()                          { h.w.stop() }
 func (h *handle) ResultChan() <-chan watch.Event { return h.w.result }
 
-func sortedEntries(items map[string]*entry) []*entry {
-	out := make([]*entry, 0, len(items))
-	for _, e := range items {
-		out = append(out, e)
-	}
-	sortEntries(out)
-	return out
-}

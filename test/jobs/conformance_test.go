@@ -3,6 +3,7 @@ package jobs
 import (
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -45,6 +46,24 @@ func TestJob_Conformance(t *testing.T) {
 			t.Parallel()
 			spec(t, c.newFramework(t, "job"))
 		})
+	}
+	t.Run("SuiteSetup_KubernetesServiceClusterIP", func(t *testing.T) {
+		t.Parallel()
+		c.expectKubernetesService(t)
+	})
+}
+
+// expectKubernetesService is what the e2e suite does on every Ginkgo node
+// before any spec (setupSuitePerGinkgoNode, getDefaultClusterIPFamily): it
+// reads the "kubernetes" Service in "default" and fails the whole run if it
+// cannot, or if its ClusterIP is not an IP.
+func (c *cluster) expectKubernetesService(t *testing.T) {
+	svc, err := c.cs.CoreV1().Services(metav1.NamespaceDefault).Get(t.Context(), "kubernetes", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("Failed to get kubernetes service ClusterIP: %v", err)
+	}
+	if net.ParseIP(svc.Spec.ClusterIP) == nil {
+		t.Errorf("kubernetes service ClusterIP %q is not an IP", svc.Spec.ClusterIP)
 	}
 }
 

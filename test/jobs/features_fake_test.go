@@ -123,7 +123,15 @@ func featParallelism(t *testing.T, f *framework) {
 	if len(pods) != 8 {
 		t.Errorf("job has %d pods, want 8", len(pods))
 	}
+	for _, p := range pods {
+		if slices.Contains(p.Finalizers, batchv1.JobTrackingFinalizer) {
+			t.Errorf("finished pod %s keeps the job-tracking finalizer", p.Name)
+		}
+	}
 	got := f.getJob(job.Name)
+	if u := got.Status.UncountedTerminatedPods; u != nil && len(u.Succeeded)+len(u.Failed) > 0 {
+		t.Errorf("uncountedTerminatedPods %+v after completion", u)
+	}
 	if got.Status.StartTime == nil || got.Status.CompletionTime == nil || got.Status.CompletionTime.Before(got.Status.StartTime) {
 		t.Errorf("startTime %v, completionTime %v", got.Status.StartTime, got.Status.CompletionTime)
 	}
@@ -220,6 +228,11 @@ func featSuspendRunning(t *testing.T, f *framework) {
 	job.Spec.Suspend = ptr.To(false)
 	job = f.createJob(job)
 	f.waitForJobPodsInPhase(job.Name, 2, corev1.PodRunning)
+	for _, p := range f.mustJobPods(job.Name) {
+		if !slices.Contains(p.Finalizers, batchv1.JobTrackingFinalizer) {
+			t.Errorf("running pod %s lacks the job-tracking finalizer: %v", p.Name, p.Finalizers)
+		}
+	}
 	f.setSuspend(job.Name, true)
 	f.waitForAllJobPodsGone(job.Name)
 	got := f.getJob(job.Name)

@@ -47,10 +47,12 @@ func (f *framework) podLogs(pod string) string {
 }
 
 // Indexed pods see their index in JOB_COMPLETION_INDEX, carry it as the
-// completion-index annotation and label, and run with hostname <job>-<index>.
+// completion-index annotation and label, and run with hostname <job>-<index>
+// in the template's subdomain.
 func featIndexedEnv(t *testing.T, f *framework) {
 	job := newTestJob("succeed", "indexed-env", corev1.RestartPolicyNever, 3, 3, nil, 6)
 	job.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+	job.Spec.Template.Spec.Subdomain = "workers"
 	job.Spec.Template.Spec.Containers[0].Command = []string{"sh", "-c", `echo "$JOB_COMPLETION_INDEX $(hostname)"`}
 	job = f.createJob(job)
 	f.waitForJobComplete(job.Name, batchv1.JobReasonCompletionsReached, 3)
@@ -60,8 +62,8 @@ func featIndexedEnv(t *testing.T, f *framework) {
 		if p.Labels[batchv1.JobCompletionIndexAnnotation] != ix {
 			t.Errorf("pod %s: index label %q, annotation %q", p.Name, p.Labels[batchv1.JobCompletionIndexAnnotation], ix)
 		}
-		if p.Spec.Subdomain != "" {
-			t.Errorf("pod %s: subdomain %q without one in the template", p.Name, p.Spec.Subdomain)
+		if p.Spec.Hostname != job.Name+"-"+ix || p.Spec.Subdomain != "workers" {
+			t.Errorf("pod %s: hostname %q subdomain %q", p.Name, p.Spec.Hostname, p.Spec.Subdomain)
 		}
 		got = append(got, ix+": "+strings.TrimSpace(f.podLogs(p.Name)))
 	}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	crt "github.com/skiff-sh/skiff/internal/runtime"
+	// Before kubectl's packages: a container init skips their translations.
+	_ "github.com/skiff-sh/skiff/internal/runtime/initi18n"
 )
 
 func main() {

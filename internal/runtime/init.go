@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/skiff-sh/skiff/internal/runtime/initi18n"
 )
 
 // initArg is the hidden first argument that turns the current binary into the
@@ -18,7 +20,7 @@ import (
 // "/proc/self/exe <initArg>" with the helper config on fd 3 and a status pipe
 // on fd 4; the helper sets up namespaces, mounts, hostname and credentials,
 // then execs the workload (or runs the built-in pause).
-const initArg = "__skiff_container_init__"
+const initArg = initi18n.InitArg
 
 // File descriptors the helper receives (ExtraFiles start at 3).
 const (

@@ -30,13 +30,14 @@ var (
 
 // ResetFields lists what /status ignores.
 func (jobStatusStrategy) ResetFields() []string {
-	return []string{"spec", "metadata.labels", "metadata.annotations", "metadata.finalizers", "metadata.ownerReferences"}
+	return []string{"spec"}
 }
 
-// PrepareForUpdate keeps everything but status from the stored object: the
-// spec, and the client-owned metadata (labels, annotations, finalizers,
-// owner references). Identity fields are left for the metadata update rules
-// to reject, and resourceVersion for the store's precondition check.
+// PrepareForUpdate is upstream's: keep the stored spec. Metadata changes go
+// through, as upstream's "should apply changes to a job status" conformance
+// spec requires (it patches an annotation through /status); identity fields
+// are left for the metadata update rules to reject, and resourceVersion for
+// the store's precondition check.
 func (jobStatusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	job, ok1 := obj.(*batchv1.Job)
 	oldJob, ok2 := old.(*batchv1.Job)
@@ -44,10 +45,6 @@ func (jobStatusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Ob
 		return
 	}
 	job.Spec = oldJob.Spec
-	job.Labels = oldJob.Labels
-	job.Annotations = oldJob.Annotations
-	job.Finalizers = oldJob.Finalizers
-	job.OwnerReferences = oldJob.OwnerReferences
 	job.Generation = oldJob.Generation
 }
 

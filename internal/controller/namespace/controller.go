@@ -64,6 +64,7 @@ func DefaultResources() []schema.GroupVersionResource {
 		{Version: "v1", Resource: "configmaps"},
 		{Version: "v1", Resource: "secrets"},
 		{Version: "v1", Resource: "serviceaccounts"},
+		{Version: "v1", Resource: "services"},
 		{Version: "v1", Resource: "events"},
 		{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"},
 	}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/mergepatch"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/warning"
 	kjson "sigs.k8s.io/json"
 
@@ -82,15 +83,22 @@ func (p *patcher) apply(_ context.Context, current runtime.Object) (runtime.Obje
 	if current == nil {
 		return nil, apierrors.NewNotFound(p.store.Resource(), "")
 	}
+	obj := p.store.New()
+	if p.patchType == types.StrategicMergePatchType {
+		if err := p.applyStrategic(current, obj); err != nil {
+			return nil, err
+		}
+		p.store.Default(obj)
+		return obj, nil
+	}
 	original, err := runtime.Encode(unstructuredJSON, current)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	patched, strictErrs, err := p.applyJSON(original, current)
+	patched, strictErrs, err := p.applyJSON(original)
 	if err != nil {
 		return nil, err
 	}
-	obj := p.store.New()
 	if err := p.decodeInto(patched, obj, strictErrs); err != nil {
 		return nil, err
 	}
@@ -98,10 +106,55 @@ func (p *patcher) apply(_ context.Context, current runtime.Object) (runtime.Obje
 	return obj, nil
 }
 
+// applyStrategic is upstream's strategicPatchObject: the patch is merged
+// into the object's map form and converted back without a JSON round trip;
+// strict-decoding problems are 422s on the field "patch".
+func (p *patcher) applyStrategic(current, obj runtime.Object) error {
+	originalMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(current)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	patchMap := map[string]any{}
+	var strictErrs []error
+	validate := p.directive != metav1.FieldValidationIgnore
+	if validate {
+		strictErrs, err = kjson.UnmarshalStrict(p.patch, &patchMap)
+	} else {
+		err = kjson.UnmarshalCaseSensitivePreserveInts(p.patch, &patchMap)
+	}
+	if err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	patchedMap, err := strategicpatch.StrategicMergeMapPatch(originalMap, patchMap, p.store.New())
+	if err != nil {
+		return interpretStrategicMergePatchError(err)
+	}
+	invalid := func(msg string) error {
+		return apierrors.NewInvalid(schema.GroupKind{}, "", field.ErrorList{field.Invalid(field.NewPath("patch"), fmt.Sprintf("%+v", patchMap), msg)})
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(patchedMap, obj, validate); err != nil {
+		se, isStrict := runtime.AsStrictDecodingError(err)
+		if !isStrict {
+			return invalid(err.Error())
+		}
+		strictErrs = append(strictErrs, se.Errors()...)
+	}
+	if len(strictErrs) == 0 {
+		return nil
+	}
+	if p.directive == metav1.FieldValidationStrict {
+		return invalid(runtime.NewStrictDecodingError(strictErrs).Error())
+	}
+	for _, e := range strictErrs {
+		warning.AddWarning(p.ctx, "", e.Error())
+	}
+	return nil
+}
+
 // unstructuredJSON encodes typed objects to JSON without type changes.
 var unstructuredJSON = jsonserializer.NewSerializerWithOptions(jsonserializer.DefaultMetaFactory, scheme.Scheme, scheme.Scheme, jsonserializer.SerializerOptions{})
 
-func (p *patcher) applyJSON(original []byte, current runtime.Object) ([]byte, []error, error) {
+func (p *patcher) applyJSON(original []byte) ([]byte, []error, error) {
 	var strictErrs []error
 	checkStrict := p.directive != metav1.FieldValidationIgnore
 	switch p.patchType {
@@ -133,7 +186,7 @@ func (p *patcher) applyJSON(original []byte, current runtime.Object) ([]byte, []
 			return nil, nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
 		}
 		return out, strictErrs, nil
-	case types.MergePatchType:
+	default: // merge patch
 		if checkStrict {
 			errs, err := kjson.UnmarshalStrict(p.patch, &map[string]any{})
 			if err != nil {
@@ -144,20 +197,6 @@ func (p *patcher) applyJSON(original []byte, current runtime.Object) ([]byte, []
 		out, err := jsonpatch.MergePatch(original, p.patch)
 		if err != nil {
 			return nil, nil, apierrors.NewBadRequest(err.Error())
-		}
-		return out, strictErrs, nil
-	default: // strategic merge
-		patchMap := map[string]any{}
-		errs, err := kjson.UnmarshalStrict(p.patch, &patchMap)
-		if err != nil {
-			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("error decoding patch: %v", err))
-		}
-		if checkStrict {
-			strictErrs = errs
-		}
-		out, err := strategicpatch.StrategicMergePatch(original, p.patch, current)
-		if err != nil {
-			return nil, nil, interpretStrategicMergePatchError(err)
 		}
 		return out, strictErrs, nil
 	}
@@ -174,12 +213,20 @@ func interpretStrategicMergePatchError(err error) error {
 	return apierrors.NewBadRequest(err.Error())
 }
 
-// decodeInto decodes the patched JSON strictly where asked: unknown fields
-// in the result are errors (Strict) or warnings (Warn).
+// decodeInto decodes the patched JSON once, as upstream's JSON patcher does:
+// strict-decoding problems are 400s (Strict) or warnings (Warn); a document
+// that does not fit the type is a 422 on the field "patch".
 func (p *patcher) decodeInto(data []byte, obj runtime.Object, strictErrs []error) error {
-	strictErrs = append(strictErrs, decodeStrictInto(data, obj)...)
-	if err := decodeLenient(data, obj); err != nil {
-		return apierrors.NewBadRequest(err.Error())
+	var err error
+	if p.directive == metav1.FieldValidationIgnore {
+		err = decodeLenient(data, obj)
+	} else {
+		_, _, err = strictJSON.Decode(data, nil, obj)
+	}
+	if se, ok := runtime.AsStrictDecodingError(err); ok {
+		strictErrs = append(strictErrs, se.Errors()...)
+	} else if err != nil {
+		return apierrors.NewInvalid(schema.GroupKind{}, "", field.ErrorList{field.Invalid(field.NewPath("patch"), string(data), err.Error())})
 	}
 	if len(strictErrs) == 0 {
 		return nil
@@ -187,7 +234,8 @@ func (p *patcher) decodeInto(data []byte, obj runtime.Object, strictErrs []error
 	switch p.directive {
 	case metav1.FieldValidationStrict:
 		return apierrors.NewBadRequest(runtime.NewStrictDecodingError(strictErrs).Error())
-	case metav1.FieldValidationWarn:
+	case metav1.FieldValidationIgnore:
+	default:
 		for _, e := range strictErrs {
 			warning.AddWarning(p.ctx, "", e.Error())
 		}
@@ -196,15 +244,6 @@ func (p *patcher) decodeInto(data []byte, obj runtime.Object, strictErrs []error
 }
 
 var strictJSON = jsonserializer.NewSerializerWithOptions(jsonserializer.DefaultMetaFactory, scheme.Scheme, scheme.Scheme, jsonserializer.SerializerOptions{Strict: true})
-
-func decodeStrictInto(data []byte, obj runtime.Object) []error {
-	probe := obj.DeepCopyObject()
-	_, _, err := strictJSON.Decode(data, nil, probe)
-	if se, ok := runtime.AsStrictDecodingError(err); ok {
-		return se.Errors()
-	}
-	return nil
-}
 
 func decodeLenient(data []byte, obj runtime.Object) error {
 	_, _, err := unstructuredJSON.Decode(data, nil, obj)

@@ -238,4 +238,3 @@ type handle struct {
 
 func (h *handle) Stop()                          { h.w.stop() }
 func (h *handle) ResultChan() <-chan watch.Event { return h.w.result }
-

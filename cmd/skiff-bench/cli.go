@@ -35,6 +35,7 @@ type options struct {
 	timeout        time.Duration
 	cleanupTimeout time.Duration
 	image          string
+	command        []string
 	quiet          bool
 	logLevel       string
 
@@ -80,12 +81,12 @@ func (o *options) crudConfig(c bench.Common) bench.CRUDConfig {
 
 func (o *options) cascadeConfig(c bench.Common) bench.CascadeConfig {
 	return bench.CascadeConfig{Common: c, Pods: firstNonZero(o.pods, o.n),
-		Propagation: metav1.DeletionPropagation(o.propagation)}
+		Propagation: metav1.DeletionPropagation(o.propagation), Command: o.command}
 }
 
 func (o *options) lifecycleConfig(c bench.Common) bench.LifecycleConfig {
 	return bench.LifecycleConfig{Common: c, Jobs: firstNonZero(o.jobs, o.n), Pods: o.pods, Rate: o.rate,
-		Workers: o.workers, FakeNode: o.fakeNode, NodeName: o.nodeName}
+		Workers: o.workers, FakeNode: o.fakeNode, NodeName: o.nodeName, Command: o.command}
 }
 
 func (o *options) watchConfig(c bench.Common) bench.WatchConfig {
@@ -159,6 +160,7 @@ func addFlags(cmd *cobra.Command, o *options) {
 	f.DurationVar(&o.timeout, "timeout", bench.DefaultTimeout, "bound on each wait for the server (pods, completions, events)")
 	f.DurationVar(&o.cleanupTimeout, "cleanup-timeout", bench.DefaultCleanupTimeout, "bound on deleting the scenario's namespace")
 	f.StringVar(&o.image, "image", bench.DefaultImage, "container image of created Pods")
+	f.StringArrayVar(&o.command, "command", nil, "lifecycle, cascade: the Pods' command, one --command per word, e.g. --command sh --command -c --command 'exit 0' (default: the scenario's)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress lines")
 	f.StringVar(&o.logLevel, "log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
 	f.IntVar(&o.pods, "pods", 0, "cascade: pods of the Job (default 100); lifecycle: pods per Job (default 10)")

@@ -111,6 +111,14 @@ func TestRootCommand_Flags_BuildConfigs(t *testing.T) {
 			args: []string{"lifecycle", "--kubeconfig", kc, "--jobs", "4", "--pods", "2", "--rate", "1.5", "--fake-node", "--node-name", "n1"},
 			want: bench.LifecycleConfig{Jobs: 4, Pods: 2, Rate: 1.5, FakeNode: true, NodeName: "n1"},
 		},
+		"lifecycle takes the pods' command, one word per flag": {
+			args: []string{"lifecycle", "--kubeconfig", kc, "--jobs", "100", "--pods", "1", "--command", "sh", "--command", "-c", "--command", "exit 0"},
+			want: bench.LifecycleConfig{Jobs: 100, Pods: 1, Command: []string{"sh", "-c", "exit 0"}},
+		},
+		"cascade takes the pods' command": {
+			args: []string{"cascade", "--kubeconfig", kc, "--pods", "3", "--command", "sleep", "--command", "60"},
+			want: bench.CascadeConfig{Pods: 3, Propagation: "Background", Command: []string{"sleep", "60"}},
+		},
 		"watch takes watchers and writers": {
 			args: []string{"watch", "--kubeconfig", kc, "--watchers", "6", "--workers", "2", "--n", "300"},
 			want: bench.WatchConfig{Watchers: 6, Writers: 2, N: 300},

@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+
+	crt "github.com/skiff-sh/skiff/internal/runtime"
 )
 
 // Defaults of CascadeConfig.
@@ -241,7 +243,11 @@ func (e *env) startCascadeWatches(ctx context.Context, wg *sync.WaitGroup, s *ca
 func (e *env) cascade(ctx context.Context, cfg CascadeConfig, s *cascadeState) (CascadeResult, []string, error) {
 	res := CascadeResult{Scenario: "cascade", Namespace: e.namespace, ContentType: e.ContentType,
 		Pods: cfg.Pods, Propagation: string(cfg.Propagation)}
-	job := e.job(jobSpec{name: "cascade", parallelism: int32(cfg.Pods), command: cfg.Command})
+	// Pods must still run when the Job is deleted: on Skiff's fake runtime,
+	// which runs no command, the annotation keeps them running for an hour;
+	// other servers ignore it.
+	job := e.job(jobSpec{name: "cascade", parallelism: int32(cfg.Pods), command: cfg.Command,
+		annotations: map[string]string{crt.AnnotationFakeDuration: "1h"}})
 	created := time.Now()
 	got, err := e.client.BatchV1().Jobs(e.namespace).Create(ctx, job, metav1.CreateOptions{})
 	if err != nil {

@@ -22,6 +22,8 @@ type jobSpec struct {
 	parallelism int32 // also completions; 0 means 1
 	suspend     bool
 	command     []string
+	// annotations go on the pod template.
+	annotations map[string]string
 	// mutate, when set, adjusts the pod template (node selector, tolerations).
 	mutate func(*corev1.PodSpec)
 }
@@ -49,7 +51,7 @@ func (e *env) job(s jobSpec) *batchv1.Job {
 			Completions: ptr.To(n),
 			Suspend:     ptr.To(s.suspend),
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: e.labels()},
+				ObjectMeta: metav1.ObjectMeta{Labels: e.labels(), Annotations: s.annotations},
 				Spec:       spec,
 			},
 		},

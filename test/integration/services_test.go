@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -312,4 +313,39 @@ func TestServices_NamespaceDeletion_ReleasesIPs(t *testing.T) {
 	if _, err := ts.Client.CoreV1().Services("default").Create(ctx, again, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("the namespace's service IP was not released: %v", err)
 	}
+}
+
+// dryRun=All answers as a real create would (the IP it would get, or why
+// not) and keeps nothing: the address is free for the next create.
+func TestServices_Create_DryRunKeepsNoAddress(t *testing.T) {
+	t.Parallel()
+	ts := startAPI(t, testserver.Options{})
+	ctx, svcs := testCtx(t), ts.Client.CoreV1().Services("default")
+	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+
+	dyn, err := svcs.Create(ctx, baseService("dry-dynamic"), dryRun)
+	if err != nil {
+		t.Fatalf("dry-run create: %v", err)
+	}
+	if dyn.Spec.ClusterIP == "" || dyn.Spec.ClusterIP == corev1.ClusterIPNone {
+		t.Fatalf("dry-run create got cluster IP %q, want an address", dyn.Spec.ClusterIP)
+	}
+	explicit := baseService("dry-explicit")
+	explicit.Spec.ClusterIP = "10.96.7.7"
+	if _, err := svcs.Create(ctx, explicit, dryRun); err != nil {
+		t.Fatalf("dry-run create with an explicit IP: %v", err)
+	}
+	for _, ip := range []string{dyn.Spec.ClusterIP, "10.96.7.7"} {
+		real := baseService("real-" + strings.ReplaceAll(ip, ".", "-"))
+		real.Spec.ClusterIP = ip
+		if _, err := svcs.Create(ctx, real, metav1.CreateOptions{}); err != nil {
+			t.Errorf("the address %s of a dry run is still claimed: %v", ip, err)
+		}
+	}
+	// A dry run still reports a taken address.
+	taken := baseService("dry-taken")
+	taken.Spec.ClusterIP = "10.96.7.7"
+	_, err = svcs.Create(ctx, taken, dryRun)
+	expectAPIError(t, err, 422, metav1.StatusReasonInvalid,
+		`Service "dry-taken" is invalid: spec.clusterIPs: Invalid value: ["10.96.7.7"]: failed to allocate IP 10.96.7.7: provided IP is already allocated`)
 }

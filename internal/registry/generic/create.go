@@ -53,7 +53,7 @@ func (s *Store) create(ctx context.Context, namespace string, obj runtime.Object
 	if m.GetResourceVersion() != "" {
 		return nil, apierrors.NewInternalError(errors.New("resourceVersion should not be set on objects to be created"))
 	}
-	if err := s.beforeCreate(ctx, namespace, obj, m); err != nil {
+	if err := s.beforeCreate(withDryRun(ctx, opts.DryRun), namespace, obj, m); err != nil {
 		return nil, err
 	}
 	key, err := s.key(m.GetNamespace(), m.GetName())

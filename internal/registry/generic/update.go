@@ -105,7 +105,7 @@ func (s *Store) applyUpdate(ctx context.Context, key, name string, st state, fn 
 	default:
 		return nil, apierrors.NewConflict(s.cfg.Resource, name, errors.New(OptimisticLockErrorMsg))
 	}
-	if err := s.beforeUpdate(ctx, obj, st.obj, m); err != nil {
+	if err := s.beforeUpdate(withDryRun(ctx, opts.DryRun), obj, st.obj, m); err != nil {
 		return nil, err
 	}
 	if shouldDeleteDuringUpdate(m, st.obj) && (s.cfg.ShouldDeleteDuringUpdate == nil || s.cfg.ShouldDeleteDuringUpdate(obj)) {

@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/skiff-sh/skiff/internal/registry/generic"
 )
 
 var serviceKind = corev1.SchemeGroupVersion.WithKind("Service").GroupKind()
@@ -39,15 +41,16 @@ func (a *Allocator) Admit(ctx context.Context, obj, old runtime.Object) error {
 	if err == nil {
 		err = a.allocateNodePorts(ctx, svc, oldSvc, owner, &claimed)
 	}
-	if err != nil {
+	// A dry run allocates like a real write, so its answer (the IP it would
+	// get, or why not) is the real one, then gives everything back.
+	if err != nil || generic.IsDryRun(ctx) {
 		for _, key := range claimed {
 			if rerr := a.release(ctx, key, owner); rerr != nil {
-				a.logger.Error("releasing after a failed allocation", "key", key, "err", rerr)
+				a.logger.Error("releasing an allocation", "key", key, "dryRun", generic.IsDryRun(ctx), "err", rerr)
 			}
 		}
-		return err
 	}
-	return nil
+	return err
 }
 
 func (a *Allocator) allocateClusterIP(ctx context.Context, svc, old *corev1.Service, owner string, claimed *[]string) error {

@@ -119,7 +119,8 @@ func newControllerManager(configFor identityConfig, logger *slog.Logger, served 
 	if err != nil {
 		return nil, err
 	}
-	nc, err := nscontroller.NewController(nscontroller.Config{Client: clients[auth.NamespaceController], Metadata: nsMeta, Informers: f, Logger: log("namespace")})
+	nc, err := nscontroller.NewController(nscontroller.Config{Client: clients[auth.NamespaceController], Metadata: nsMeta, Informers: f,
+		Resources: namespacedContent(served), Logger: log("namespace")})
 	if err := add("namespace", 2, nc, err); err != nil {
 		return nil, err
 	}
@@ -182,6 +183,24 @@ func garbageCollected(served []*apiserver.Resource) ([]schema.GroupVersionResour
 		}
 	}
 	return gvrs, mapper
+}
+
+// namespacedContent returns every served namespaced resource that can be
+// listed and deleted: what a namespace's deletion must empty, as upstream's
+// controller finds by discovery. A fixed list once forgot Roles and
+// RoleBindings, which then outlived their namespace and came back to life
+// with a namespace of the same name.
+func namespacedContent(served []*apiserver.Resource) []schema.GroupVersionResource {
+	var gvrs []schema.GroupVersionResource
+	for _, r := range served {
+		if r.Store == nil || !r.Store.Namespaced() || r.Handler != nil {
+			continue
+		}
+		if slices.Contains(r.Verbs, "list") && slices.Contains(r.Verbs, "delete") {
+			gvrs = append(gvrs, r.GroupVersionResource())
+		}
+	}
+	return gvrs
 }
 
 func metadataFor(configFor identityConfig, name string) (metadata.Interface, error) {

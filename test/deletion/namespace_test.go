@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -206,5 +207,50 @@ func (e *env) expectRemainingConditions() {
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(corev1.NamespaceCondition{}, "LastTransitionTime")); diff != "" {
 		e.t.Errorf("namespace conditions (-want +got):\n%s", diff)
+	}
+}
+
+// Deleting a namespace empties every namespaced resource the server serves:
+// Roles and RoleBindings left behind would grant their rights again to a
+// namespace created later with the same name.
+func TestNamespace_Delete_EmptiesEveryServedResource(t *testing.T) {
+	e := setup(t, "keeper")
+	e.createNamespace("tenant")
+	c := e.ts.Client
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Rules: []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"pods"}}}}
+	if _, err := c.RbacV1().Roles("tenant").Create(e.ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create role: %v", err)
+	}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "b"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "r"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "mallory"}}}
+	if _, err := c.RbacV1().RoleBindings("tenant").Create(e.ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create rolebinding: %v", err)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "s"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+	if _, err := c.CoreV1().Services("tenant").Create(e.ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create service: %v", err)
+	}
+	if err := c.CoreV1().Namespaces().Delete(e.ctx, "tenant", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete namespace: %v", err)
+	}
+	e.poll("namespace tenant gone", func() (bool, error) {
+		_, err := c.CoreV1().Namespaces().Get(e.ctx, "tenant", metav1.GetOptions{})
+		return isNotFound(err), ignoreNotFound(err)
+	})
+	roles, err := c.RbacV1().Roles("tenant").List(e.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bindings, err := c.RbacV1().RoleBindings("tenant").List(e.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := c.CoreV1().Services("tenant").List(e.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(roles.Items) + len(bindings.Items) + len(svcs.Items); n != 0 {
+		t.Errorf("after the namespace is gone: %d roles, %d rolebindings, %d services remain", len(roles.Items), len(bindings.Items), len(svcs.Items))
 	}
 }

@@ -75,6 +75,10 @@ func (s *Server) route(info *request.RequestInfo) (*Request, error) {
 }
 
 func checkVerb(verb string, named bool, res *Resource) error {
+	if named && !res.has("get") && !res.has("update") && !res.has("patch") && !res.has("delete") {
+		// Create-only kinds (the reviews) register no item path upstream.
+		return notFoundRoute()
+	}
 	ok := false
 	switch verb {
 	case "get", "update", "patch", "delete":

@@ -62,8 +62,9 @@ func TestDiscovery_ReviewResources(t *testing.T) {
 	}
 }
 
-// Only create is served, and only at the cluster scope: other verbs are
-// 405 and a namespaced path is 404, as upstream's routes are.
+// Only create is served, and only at the cluster scope: other verbs on the
+// collection are 405, while a named or namespaced path is 404 (no route is
+// registered there), as upstream's routes are.
 func TestDiscovery_ReviewRoutes(t *testing.T) {
 	ts := testserver.Start(t, testserver.Options{APIOnly: true})
 	base := ts.URL() + "/apis/authorization.k8s.io/v1"
@@ -74,6 +75,8 @@ func TestDiscovery_ReviewRoutes(t *testing.T) {
 	}{
 		"list":       {http.MethodGet, base + "/selfsubjectrulesreviews", http.StatusMethodNotAllowed},
 		"namespaced": {http.MethodPost, base + "/namespaces/default/selfsubjectrulesreviews", http.StatusNotFound},
+		"named get":  {http.MethodGet, base + "/selfsubjectaccessreviews/x", http.StatusNotFound},
+		"named put":  {http.MethodPut, base + "/selfsubjectaccessreviews/x", http.StatusNotFound},
 		"create":     {http.MethodPost, ts.URL() + "/apis/authentication.k8s.io/v1/selfsubjectreviews", http.StatusCreated},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -24,9 +24,10 @@ if [ -n "$race_pkgs" ]; then
   go test -race -timeout "$timeout" $race_pkgs || status=$?
 fi
 go test -timeout "$timeout" $other_pkgs || status=$?
-# Fuzz the token parsing briefly; the API fuzz test's seed corpus runs above
-# as an ordinary test of test/auth.
+# Fuzz briefly: token parsing, and request decoding with DeleteOptions
+# parsing against a real server (their seed corpora also run above).
 go test ./internal/auth -run='^$' -fuzz='^FuzzRequestToken$' -fuzztime=10s || status=$?
+go test ./test/auth -run='^$' -fuzz='^FuzzAPI_DecodeAndDeleteOptions$' -fuzztime=10s || status=$?
 # Every benchmark scenario, at a small size, against a real skiff serve.
 bash hack/bench-smoke.sh || status=$?
 exit $status

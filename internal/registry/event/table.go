@@ -3,7 +3,6 @@ package event
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -87,24 +86,8 @@ func microAge(t metav1.MicroTime) string {
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, opts *metav1.TableOptions) (*metav1.Table, error) {
-	var rows []metav1.TableRow
-	switch o := obj.(type) {
-	case *corev1.Event:
-		rows = []metav1.TableRow{row(o)}
-	case *corev1.EventList:
-		rows = make([]metav1.TableRow, 0, len(o.Items))
-		for i := range o.Items {
-			rows = append(rows, row(&o.Items[i]))
-		}
-	default:
-		return nil, fmt.Errorf("event table: unexpected object type %T", obj)
-	}
-	return buildTable(obj, rows, opts)
-}
-
-// buildTable adds headers, list metadata and the row objects.
-func buildTable(obj runtime.Object, rows []metav1.TableRow, opts *metav1.TableOptions) (*metav1.Table, error) {
-	return generic.BuildTable(obj, columns, rows, opts, corev1.SchemeGroupVersion.WithKind("Event"))
+	return generic.Table(obj, opts, columns, corev1.SchemeGroupVersion.WithKind("Event"),
+		func(l *corev1.EventList) []corev1.Event { return l.Items }, row)
 }
 
 // age renders a timestamp like upstream translateTimestampSince.

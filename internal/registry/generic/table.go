@@ -2,6 +2,7 @@ package generic
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -67,4 +68,25 @@ func HumanAge(t metav1.Time, now time.Time) string {
 		return "<unknown>"
 	}
 	return duration.HumanDuration(now.Sub(t.Time))
+}
+
+// Table is a resource's ConvertToTable for the common case: obj is one
+// object (*T) or a list (*L) whose items gives its T values, and row renders
+// one of them; the result is assembled by BuildTable with kind gvk.
+func Table[T, L any](obj runtime.Object, opts *metav1.TableOptions, columns []metav1.TableColumnDefinition, gvk schema.GroupVersionKind,
+	items func(*L) []T, row func(*T) metav1.TableRow) (*metav1.Table, error) {
+	var rows []metav1.TableRow
+	switch o := any(obj).(type) {
+	case *T:
+		rows = []metav1.TableRow{row(o)}
+	case *L:
+		list := items(o)
+		rows = make([]metav1.TableRow, 0, len(list))
+		for i := range list {
+			rows = append(rows, row(&list[i]))
+		}
+	default:
+		return nil, fmt.Errorf("%s table: unexpected object type %T", strings.ToLower(gvk.Kind), obj)
+	}
+	return BuildTable(obj, columns, rows, opts, gvk)
 }

@@ -2,7 +2,6 @@ package lease
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -38,24 +37,8 @@ func row(l *coordinationv1.Lease) metav1.TableRow {
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, opts *metav1.TableOptions) (*metav1.Table, error) {
-	var rows []metav1.TableRow
-	switch o := obj.(type) {
-	case *coordinationv1.Lease:
-		rows = []metav1.TableRow{row(o)}
-	case *coordinationv1.LeaseList:
-		rows = make([]metav1.TableRow, 0, len(o.Items))
-		for i := range o.Items {
-			rows = append(rows, row(&o.Items[i]))
-		}
-	default:
-		return nil, fmt.Errorf("lease table: unexpected object type %T", obj)
-	}
-	return buildTable(obj, rows, opts)
-}
-
-// buildTable adds headers, list metadata and the row objects.
-func buildTable(obj runtime.Object, rows []metav1.TableRow, opts *metav1.TableOptions) (*metav1.Table, error) {
-	return generic.BuildTable(obj, columns, rows, opts, coordinationv1.SchemeGroupVersion.WithKind("Lease"))
+	return generic.Table(obj, opts, columns, coordinationv1.SchemeGroupVersion.WithKind("Lease"),
+		func(l *coordinationv1.LeaseList) []coordinationv1.Lease { return l.Items }, row)
 }
 
 // age renders a timestamp like upstream translateTimestampSince.

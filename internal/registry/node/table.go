@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -110,24 +109,8 @@ func orUnknown(s string) string {
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, opts *metav1.TableOptions) (*metav1.Table, error) {
-	var rows []metav1.TableRow
-	switch o := obj.(type) {
-	case *corev1.Node:
-		rows = []metav1.TableRow{row(o)}
-	case *corev1.NodeList:
-		rows = make([]metav1.TableRow, 0, len(o.Items))
-		for i := range o.Items {
-			rows = append(rows, row(&o.Items[i]))
-		}
-	default:
-		return nil, fmt.Errorf("node table: unexpected object type %T", obj)
-	}
-	return buildTable(obj, rows, opts)
-}
-
-// buildTable adds headers, list metadata and the row objects.
-func buildTable(obj runtime.Object, rows []metav1.TableRow, opts *metav1.TableOptions) (*metav1.Table, error) {
-	return generic.BuildTable(obj, columns, rows, opts, corev1.SchemeGroupVersion.WithKind("Node"))
+	return generic.Table(obj, opts, columns, corev1.SchemeGroupVersion.WithKind("Node"),
+		func(l *corev1.NodeList) []corev1.Node { return l.Items }, row)
 }
 
 // age renders a timestamp like upstream translateTimestampSince.

@@ -49,19 +49,9 @@ func (c tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, op
 	if c.now != nil {
 		now = c.now
 	}
-	var rows []metav1.TableRow
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		rows = []metav1.TableRow{podRow(o, now())}
-	case *corev1.PodList:
-		rows = make([]metav1.TableRow, 0, len(o.Items))
-		for i := range o.Items {
-			rows = append(rows, podRow(&o.Items[i], now()))
-		}
-	default:
-		return nil, fmt.Errorf("pod table: unexpected object type %T", obj)
-	}
-	return buildTable(obj, rows, opts)
+	return generic.Table(obj, opts, columns, corev1.SchemeGroupVersion.WithKind("Pod"),
+		func(l *corev1.PodList) []corev1.Pod { return l.Items },
+		func(o *corev1.Pod) metav1.TableRow { return podRow(o, now()) })
 }
 
 // podRow is upstream's printPod with Wide set.
@@ -124,9 +114,4 @@ func since(t metav1.Time, now time.Time) string {
 		return "<unknown>"
 	}
 	return duration.HumanDuration(now.Sub(t.Time))
-}
-
-// buildTable adds headers, list metadata and the row objects.
-func buildTable(obj runtime.Object, rows []metav1.TableRow, opts *metav1.TableOptions) (*metav1.Table, error) {
-	return generic.BuildTable(obj, columns, rows, opts, corev1.SchemeGroupVersion.WithKind("Pod"))
 }

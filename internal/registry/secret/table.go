@@ -2,7 +2,6 @@ package secret
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,24 +34,8 @@ func row(s *corev1.Secret) metav1.TableRow {
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, opts *metav1.TableOptions) (*metav1.Table, error) {
-	var rows []metav1.TableRow
-	switch o := obj.(type) {
-	case *corev1.Secret:
-		rows = []metav1.TableRow{row(o)}
-	case *corev1.SecretList:
-		rows = make([]metav1.TableRow, 0, len(o.Items))
-		for i := range o.Items {
-			rows = append(rows, row(&o.Items[i]))
-		}
-	default:
-		return nil, fmt.Errorf("secret table: unexpected object type %T", obj)
-	}
-	return buildTable(obj, rows, opts)
-}
-
-// buildTable adds headers, list metadata and the row objects.
-func buildTable(obj runtime.Object, rows []metav1.TableRow, opts *metav1.TableOptions) (*metav1.Table, error) {
-	return generic.BuildTable(obj, columns, rows, opts, corev1.SchemeGroupVersion.WithKind("Secret"))
+	return generic.Table(obj, opts, columns, corev1.SchemeGroupVersion.WithKind("Secret"),
+		func(l *corev1.SecretList) []corev1.Secret { return l.Items }, row)
 }
 
 // age renders a timestamp like upstream translateTimestampSince.

@@ -41,19 +41,9 @@ func (c tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, op
 	if c.now != nil {
 		now = c.now
 	}
-	var rows []metav1.TableRow
-	switch o := obj.(type) {
-	case *corev1.Service:
-		rows = []metav1.TableRow{row(o, now())}
-	case *corev1.ServiceList:
-		rows = make([]metav1.TableRow, 0, len(o.Items))
-		for i := range o.Items {
-			rows = append(rows, row(&o.Items[i], now()))
-		}
-	default:
-		return nil, fmt.Errorf("service table: unexpected object type %T", obj)
-	}
-	return generic.BuildTable(obj, columns, rows, opts, corev1.SchemeGroupVersion.WithKind("Service"))
+	return generic.Table(obj, opts, columns, corev1.SchemeGroupVersion.WithKind("Service"),
+		func(l *corev1.ServiceList) []corev1.Service { return l.Items },
+		func(o *corev1.Service) metav1.TableRow { return row(o, now()) })
 }
 
 func row(svc *corev1.Service, now time.Time) metav1.TableRow {

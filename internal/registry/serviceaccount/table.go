@@ -2,7 +2,6 @@ package serviceaccount
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,24 +33,8 @@ func row(sa *corev1.ServiceAccount) metav1.TableRow {
 }
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, opts *metav1.TableOptions) (*metav1.Table, error) {
-	var rows []metav1.TableRow
-	switch o := obj.(type) {
-	case *corev1.ServiceAccount:
-		rows = []metav1.TableRow{row(o)}
-	case *corev1.ServiceAccountList:
-		rows = make([]metav1.TableRow, 0, len(o.Items))
-		for i := range o.Items {
-			rows = append(rows, row(&o.Items[i]))
-		}
-	default:
-		return nil, fmt.Errorf("serviceaccount table: unexpected object type %T", obj)
-	}
-	return buildTable(obj, rows, opts)
-}
-
-// buildTable adds headers, list metadata and the row objects.
-func buildTable(obj runtime.Object, rows []metav1.TableRow, opts *metav1.TableOptions) (*metav1.Table, error) {
-	return generic.BuildTable(obj, columns, rows, opts, corev1.SchemeGroupVersion.WithKind("ServiceAccount"))
+	return generic.Table(obj, opts, columns, corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
+		func(l *corev1.ServiceAccountList) []corev1.ServiceAccount { return l.Items }, row)
 }
 
 // age renders a timestamp like upstream translateTimestampSince.

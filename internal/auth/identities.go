@@ -22,10 +22,12 @@ const (
 	NamespaceController        = "namespace-controller"
 	ServiceAccountController   = "service-account-controller"
 	PodGarbageCollector        = "pod-garbage-collector"
+	RootCACertPublisher        = "root-ca-cert-publisher"
 )
 
 // Controllers lists every controller identity Skiff runs.
-var Controllers = []string{JobController, GarbageCollector, TTLAfterFinishedController, NamespaceController, ServiceAccountController, PodGarbageCollector}
+var Controllers = []string{JobController, GarbageCollector, TTLAfterFinishedController, NamespaceController, ServiceAccountController,
+	PodGarbageCollector, RootCACertPublisher}
 
 // ControllerInfo is the identity of a controller: the service account
 // system:serviceaccount:kube-system:<name>.

@@ -25,6 +25,7 @@ import (
 	jobcontroller "github.com/skiff-sh/skiff/internal/controller/job"
 	nscontroller "github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
+	"github.com/skiff-sh/skiff/internal/controller/rootcacert"
 	sacontroller "github.com/skiff-sh/skiff/internal/controller/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/controller/ttlafterfinished"
 	"github.com/skiff-sh/skiff/internal/scheme"
@@ -52,7 +53,7 @@ type identityConfig func(who user.Info) (*rest.Config, error)
 // newControllerManager builds the controllers, each writing with its own
 // identity (upstream's per-controller service accounts). The shared
 // informers read with the garbage collector's, which may read everything.
-func newControllerManager(configFor identityConfig, logger *slog.Logger, served []*apiserver.Resource) (*controllerManager, error) {
+func newControllerManager(configFor identityConfig, logger *slog.Logger, served []*apiserver.Resource, rootCA []byte) (*controllerManager, error) {
 	clientFor := func(name string) (kubernetes.Interface, error) {
 		cfg, err := configFor(auth.ControllerInfo(name))
 		if err != nil {
@@ -126,6 +127,11 @@ func newControllerManager(configFor identityConfig, logger *slog.Logger, served 
 	}
 	sc, err := sacontroller.NewController(sacontroller.Config{Client: clients[auth.ServiceAccountController], Informers: f, Logger: log("serviceaccount")})
 	if err := add("serviceaccount", 2, sc, err); err != nil {
+		return nil, err
+	}
+	rc, err := rootcacert.NewController(rootcacert.Config{Client: clients[auth.RootCACertPublisher], ReadClient: client, Informers: f,
+		RootCA: rootCA, Logger: log("root-ca-cert-publisher")})
+	if err := add("root-ca-cert-publisher", 2, rc, err); err != nil {
 		return nil, err
 	}
 	tc, err := ttlafterfinished.NewController(ttlafterfinished.Config{Client: clients[auth.TTLAfterFinishedController], Informers: f, Logger: log("ttl-after-finished")})

@@ -361,7 +361,7 @@ func (s *Server) LoopbackConfig() *rest.Config {
 // the loopback client, and installs the agent's pods/log and pods/eviction
 // handlers.
 func (s *Server) startComponents(bg context.Context, res *resources) error {
-	cm, err := newControllerManager(s.clientConfig, s.logger, res.list)
+	cm, err := newControllerManager(s.clientConfig, s.logger, res.list, s.bundle.CAPEM)
 	if err != nil {
 		return err
 	}

@@ -111,7 +111,8 @@ type framework struct {
 
 // newFramework does what framework.NewDefaultFramework("job") does before
 // each spec: a namespace named base-NNNN with the e2e labels and the
-// privileged PodSecurity level, then waits for its default ServiceAccount.
+// privileged PodSecurity level, then waits for its default ServiceAccount
+// and its kube-root-ca.crt ConfigMap.
 // On failure it dumps the namespace's events; at the end it deletes the
 // namespace.
 func (c *cluster) newFramework(t *testing.T, base string) *framework {
@@ -145,31 +146,46 @@ func (c *cluster) newFramework(t *testing.T, base string) *framework {
 		}
 	})
 	f.waitForDefaultServiceAccount()
+	f.waitForKubeRootCA()
 	return f
 }
 
-// waitForDefaultServiceAccount watches as
-// framework.WaitForDefaultServiceAccountInNamespace does.
+// waitForDefaultServiceAccount and waitForKubeRootCA watch as the
+// framework's WaitForDefaultServiceAccountInNamespace and
+// WaitForKubeRootCAInNamespace do before every spec.
 func (f *framework) waitForDefaultServiceAccount() {
 	f.t.Helper()
-	sel := fields.OneTermEqualSelector("metadata.name", "default").String()
+	sas := f.cs.CoreV1().ServiceAccounts(f.ns)
+	f.waitForNamed("default", "the default ServiceAccount", &corev1.ServiceAccount{},
+		func(o metav1.ListOptions) (runtime.Object, error) { return sas.List(f.ctx, o) },
+		func(o metav1.ListOptions) (watch.Interface, error) { return sas.Watch(f.ctx, o) })
+}
+
+func (f *framework) waitForKubeRootCA() {
+	f.t.Helper()
+	cms := f.cs.CoreV1().ConfigMaps(f.ns)
+	f.waitForNamed("kube-root-ca.crt", "the kube-root-ca.crt ConfigMap", &corev1.ConfigMap{},
+		func(o metav1.ListOptions) (runtime.Object, error) { return cms.List(f.ctx, o) },
+		func(o metav1.ListOptions) (watch.Interface, error) { return cms.Watch(f.ctx, o) })
+}
+
+// waitForNamed lists and watches, with a metadata.name field selector,
+// until the object exists.
+func (f *framework) waitForNamed(name, what string, obj runtime.Object,
+	list func(metav1.ListOptions) (runtime.Object, error), watchFn func(metav1.ListOptions) (watch.Interface, error)) {
+	f.t.Helper()
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	lw := &cache.ListWatch{
-		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = sel
-			return f.cs.CoreV1().ServiceAccounts(f.ns).List(f.ctx, o)
-		},
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = sel
-			return f.cs.CoreV1().ServiceAccounts(f.ns).Watch(f.ctx, o)
-		},
+		ListFunc:  func(o metav1.ListOptions) (runtime.Object, error) { o.FieldSelector = sel; return list(o) },
+		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) { o.FieldSelector = sel; return watchFn(o) },
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, 30*time.Second)
 	defer cancel()
-	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.ServiceAccount{}, nil, func(ev watch.Event) (bool, error) {
+	_, err := watchtools.UntilWithSync(ctx, lw, obj, nil, func(ev watch.Event) (bool, error) {
 		return ev.Type == watch.Added || ev.Type == watch.Modified, nil
 	})
 	if err != nil {
-		f.t.Fatalf("waiting for the default ServiceAccount in %s: %v", f.ns, err)
+		f.t.Fatalf("waiting for %s in %s: %v", what, f.ns, err)
 	}
 }
 

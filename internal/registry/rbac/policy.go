@@ -173,6 +173,10 @@ func systemRoles() []rbacv1.ClusterRole {
 			rule(v("get", "list", "watch"), core, "nodes"),
 			rule(v("patch"), core, "pods/status"),
 		),
+		clusterRole(ControllerRolePrefix+"root-ca-cert-publisher", nil,
+			rule(v("create", "update"), core, "configmaps"),
+			eventsRule(),
+		),
 		clusterRole(ControllerRolePrefix+"service-account-controller", nil,
 			rule(v("create"), core, "serviceaccounts"),
 			rule(v("list", "watch"), core, "serviceaccounts", "namespaces"),
@@ -188,7 +192,7 @@ func systemRoles() []rbacv1.ClusterRole {
 // Controllers are the controller names with a bootstrap role; the
 // controller runs as service account kube-system/<name>.
 var Controllers = []string{"job-controller", "generic-garbage-collector", "namespace-controller",
-	"pod-garbage-collector", "service-account-controller", "ttl-after-finished-controller"}
+	"pod-garbage-collector", "root-ca-cert-publisher", "service-account-controller", "ttl-after-finished-controller"}
 
 func binding(name string, subjects ...rbacv1.Subject) rbacv1.ClusterRoleBinding {
 	return rbacv1.ClusterRoleBinding{

@@ -23,6 +23,7 @@ GOBIN="${tools}" GOFLAGS=-mod=mod go install "k8s.io/kube-openapi/cmd/openapi-ge
 # servedGroupVersions in internal/openapi/scheme.go.
 packages=(
   k8s.io/api/core/v1
+  k8s.io/api/apps/v1
   k8s.io/api/batch/v1
   k8s.io/api/coordination/v1
   k8s.io/api/policy/v1

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
+	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -30,6 +31,7 @@ func newDefaultScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	builders := []func(*runtime.Scheme) error{
 		corev1.AddToScheme,
+		appsv1.AddToScheme,
 		batchv1.AddToScheme,
 		coordinationv1.AddToScheme,
 		policyv1.AddToScheme,

@@ -9,6 +9,7 @@ package scheme
 
 import (
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
+	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -40,6 +41,7 @@ func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	builders := []func(*runtime.Scheme) error{
 		corev1.AddToScheme,
+		appsv1.AddToScheme,
 		batchv1.AddToScheme,
 		coordinationv1.AddToScheme,
 		policyv1.AddToScheme,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +26,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/registry/node"
 	"github.com/skiff-sh/skiff/internal/registry/pod"
 	"github.com/skiff-sh/skiff/internal/registry/rbac"
+	"github.com/skiff-sh/skiff/internal/registry/replicas"
 	"github.com/skiff-sh/skiff/internal/registry/secret"
 	"github.com/skiff-sh/skiff/internal/registry/service"
 	"github.com/skiff-sh/skiff/internal/registry/serviceaccount"
@@ -210,8 +212,40 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 		}
 		out.list = append(out.list, &r)
 	}
+	for _, r := range replicaResources() {
+		store, err := mk(r.store)
+		if err != nil {
+			return nil, fmt.Errorf("store %s: %w", r.res.Name, err)
+		}
+		res := r.res
+		res.Verbs, res.Store = replicas.Verbs, store
+		out.list = append(out.list, &res)
+	}
 	out.list = append(out.list, reviewResources(out.reviews)...)
 	return out, nil
+}
+
+// replicaResources are ReplicationControllers and ReplicaSets, served
+// read-only (see package replicas).
+func replicaResources() []struct {
+	res   apiserver.Resource
+	store generic.StoreConfig
+} {
+	return []struct {
+		res   apiserver.Resource
+		store generic.StoreConfig
+	}{
+		{apiserver.Resource{GroupVersion: corev1.SchemeGroupVersion, Name: "replicationcontrollers", SingularName: "replicationcontroller",
+			Kind: "ReplicationController", ListKind: "ReplicationControllerList", ShortNames: []string{"rc"}, Categories: []string{"all"}},
+			generic.StoreConfig{Resource: corev1.Resource("replicationcontrollers"), Kind: corev1.SchemeGroupVersion.WithKind("ReplicationController"),
+				NewFunc: func() runtime.Object { return &corev1.ReplicationController{} }, NewListFunc: func() runtime.Object { return &corev1.ReplicationControllerList{} },
+				Strategy: replicas.ReplicationControllerStrategy, TableConvertor: replicas.ReplicationControllerTable}},
+		{apiserver.Resource{GroupVersion: appsv1.SchemeGroupVersion, Name: "replicasets", SingularName: "replicaset",
+			Kind: "ReplicaSet", ListKind: "ReplicaSetList", ShortNames: []string{"rs"}, Categories: []string{"all"}},
+			generic.StoreConfig{Resource: appsv1.Resource("replicasets"), Kind: appsv1.SchemeGroupVersion.WithKind("ReplicaSet"),
+				NewFunc: func() runtime.Object { return &appsv1.ReplicaSet{} }, NewListFunc: func() runtime.Object { return &appsv1.ReplicaSetList{} },
+				Strategy: replicas.ReplicaSetStrategy, TableConvertor: replicas.ReplicaSetTable}},
+	}
 }
 
 // admitRBAC refuses RBAC writes that would grant the requester permissions

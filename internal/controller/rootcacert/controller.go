@@ -25,12 +25,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-sh/skiff/internal/controller/workers"
 )
 
 // Upstream's names and texts.
@@ -136,44 +137,16 @@ func (c *Controller) enqueueConfigMap(obj any) {
 
 // Run starts the informers, waits for their caches and runs workers until
 // ctx ends; it returns once they have stopped.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	if workers < 1 {
-		return fmt.Errorf("root CA publisher: workers must be positive, got %d", workers)
-	}
-	var group wait.Group
-	defer group.Wait()
-	defer c.queue.ShutDown()
-	for _, f := range c.informers {
-		f.Start(ctx.Done())
-	}
-	defer c.informers[1].Shutdown() // the shared one belongs to its owner
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("root CA publisher: waiting for caches: %w", context.Cause(ctx))
-	}
-	c.log.Info("root CA publisher started", "workers", workers)
-	for range workers {
-		group.StartWithContext(ctx, c.worker)
-	}
-	<-ctx.Done()
-	return nil
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		if err := c.sync(ctx, key); err != nil {
-			if ctx.Err() == nil {
-				c.log.Error("publishing the root CA failed", "namespace", key, "err", err)
+func (c *Controller) Run(ctx context.Context, n int) error {
+	defer c.informers[1].Shutdown() // its own; the shared one belongs to its owner
+	return workers.Loop[string]{
+		Name: "root CA publisher", Log: c.log, Queue: c.queue, Synced: c.synced, Sync: c.sync, KeyName: "namespace",
+		Start: func(stop <-chan struct{}) {
+			for _, f := range c.informers {
+				f.Start(stop)
 			}
-			c.queue.AddRateLimited(key)
-		} else {
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
+		},
+	}.Run(ctx, n)
 }
 
 // sync creates kube-root-ca.crt in namespace name if it is Active, or puts

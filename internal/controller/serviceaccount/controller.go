@@ -21,12 +21,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-sh/skiff/internal/controller/workers"
 )
 
 // DefaultServiceAccountName is the ServiceAccount every namespace gets.
@@ -114,41 +115,11 @@ func (c *Controller) serviceAccountDeleted(obj any) {
 
 // Run starts the requested informers, waits for their caches and runs workers
 // until ctx ends; it returns once they have stopped.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	if workers < 1 {
-		return fmt.Errorf("serviceaccount controller: workers must be positive, got %d", workers)
-	}
-	var group wait.Group
-	defer group.Wait()
-	defer c.queue.ShutDown()
-	c.informers.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("serviceaccount controller: waiting for caches: %w", context.Cause(ctx))
-	}
-	c.log.Info("serviceaccount controller started", "workers", workers)
-	for range workers {
-		group.StartWithContext(ctx, c.worker)
-	}
-	<-ctx.Done()
-	return nil
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		if err := c.sync(ctx, key); err != nil {
-			if ctx.Err() == nil {
-				c.log.Error("syncing namespace failed", "namespace", key, "err", err)
-			}
-			c.queue.AddRateLimited(key)
-		} else {
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
+func (c *Controller) Run(ctx context.Context, n int) error {
+	return workers.Loop[string]{
+		Name: "serviceaccount controller", Log: c.log, Start: c.informers.Start, Synced: c.synced,
+		Queue: c.queue, Sync: c.sync, KeyName: "namespace",
+	}.Run(ctx, n)
 }
 
 // sync creates the default ServiceAccount in namespace name if it is Active

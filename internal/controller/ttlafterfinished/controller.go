@@ -25,13 +25,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/controller/workers"
 )
 
 // Config configures the controller.
@@ -105,41 +106,11 @@ func (c *Controller) enqueue(obj any) {
 
 // Run starts the requested informers, waits for the cache and runs workers
 // until ctx ends; it returns once they have stopped.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	if workers < 1 {
-		return fmt.Errorf("ttlafterfinished controller: workers must be positive, got %d", workers)
-	}
-	var group wait.Group
-	defer group.Wait()
-	defer c.queue.ShutDown()
-	c.informers.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return fmt.Errorf("ttlafterfinished controller: waiting for caches: %w", context.Cause(ctx))
-	}
-	c.log.Info("ttl-after-finished controller started", "workers", workers)
-	for range workers {
-		group.StartWithContext(ctx, c.worker)
-	}
-	<-ctx.Done()
-	return nil
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		if err := c.processJob(ctx, key); err != nil {
-			if ctx.Err() == nil {
-				c.log.Error("cleaning up job failed", "job", key.String(), "err", err)
-			}
-			c.queue.AddRateLimited(key)
-		} else {
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
+func (c *Controller) Run(ctx context.Context, n int) error {
+	return workers.Loop[cache.ObjectName]{
+		Name: "ttl-after-finished controller", Log: c.log, Start: c.informers.Start, Synced: []cache.InformerSynced{c.synced},
+		Queue: c.queue, Sync: c.processJob, KeyName: "job",
+	}.Run(ctx, n)
 }
 
 // processJob deletes the Job if its TTL has expired, checked against the

@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -96,6 +97,9 @@ type Server struct {
 	api      *apiserver.Server
 	security *security
 	openAPI  *openapi.Deferred
+	// started is set when Start has finished bootstrapping; /readyz
+	// waits for it.
+	started atomic.Bool
 
 	listener net.Listener
 	http     *http.Server
@@ -169,7 +173,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}()
 	s.api, err = apiserver.New(apiserver.Config{
 		Resources: res.list, Logger: s.logger, Version: Version,
-		Ready:   s.store.Ready,
+		Ready:   s.ready,
 		Metrics: apiserver.NewMetrics(),
 		OpenAPI: s.openAPI,
 		Wrap:    s.security.wrap,
@@ -190,6 +194,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	s.started.Store(true)
 	s.logger.Info("skiff serving", "address", s.addr, "dataDir", cfg.DataDir, "etcd", s.etcdDescription(), "kubeconfig", s.KubeconfigPath())
 	return s, nil
 }
@@ -288,6 +293,17 @@ func (s *Server) serve() error {
 		}
 	}()
 	return nil
+}
+
+// ready answers /readyz: storage reachable, and Start finished (as
+// upstream's readyz waits for its post-start hooks), so a client that sees
+// 200 finds the bootstrap objects (the kubernetes Service) and running
+// controllers.
+func (s *Server) ready(ctx context.Context) error {
+	if !s.started.Load() {
+		return errors.New("poststarthook/skiff-bootstrap: not finished")
+	}
+	return s.store.Ready(ctx)
 }
 
 func (s *Server) fail(err error) {

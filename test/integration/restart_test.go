@@ -175,6 +175,9 @@ func startServeProcess(t *testing.T, dir string) *serveProcess {
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
 		<-exited
+		if t.Failed() {
+			t.Logf("server output:\n%s", p.stderr)
+		}
 	})
 	ctx := testCtx(t)
 	testserver.PollUntil(t, 30*time.Second, func() (bool, error) {

@@ -216,7 +216,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.podQueue.ShutDown()
 	defer a.statusQueue.ShutDown()
 
-	if err := a.registerNode(ctx); err != nil {
+	if err := a.registerWithRetry(ctx); err != nil {
 		return err
 	}
 	a.factory.Start(ctx.Done())

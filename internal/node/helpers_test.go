@@ -112,6 +112,7 @@ func startAgent(t *testing.T, client kubernetes.Interface, rt crt.Runtime, mutat
 	select {
 	case <-a.Ready():
 	case err := <-errc:
+		errc <- err // for the cleanup, which waits for Run's result
 		t.Fatalf("agent stopped: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatalf("agent not ready")

@@ -45,6 +45,29 @@ func hostMemory() int64 {
 
 // registerNode creates the Node (or takes over an existing one of that
 // name) and posts its status.
+// registerWithRetry registers the node, retrying with back-off as the
+// kubelet does: a transient error (a conflict, a slow server) must not end
+// the agent, and with it the server. It fails only when ctx ends.
+func (a *Agent) registerWithRetry(ctx context.Context) error {
+	delay := 100 * time.Millisecond
+	for {
+		err := a.registerNode(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		a.logger.Warn("registering the node failed; retrying", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-a.clock.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
 func (a *Agent) registerNode(ctx context.Context) error {
 	nodes := a.client.CoreV1().Nodes()
 	node, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	skiffvalidation "github.com/skiff-sh/skiff/internal/registry/validation"
 )
 
 // validateEnv is upstream's ValidateEnv with relaxed variable names (the
@@ -275,10 +277,10 @@ func validateHandler(h handler, gracePeriod *int64, fldPath *field.Path) field.E
 	})
 	check(h.httpGet != nil, "httpGet", func() field.ErrorList { return validateHTTPGet(h.httpGet, fldPath.Child("httpGet")) })
 	check(h.tcpSocket != nil, "tcpSocket", func() field.ErrorList {
-		return validatePortNumOrName(h.tcpSocket.Port, fldPath.Child("tcpSocket", "port"))
+		return skiffvalidation.ValidatePortNumOrName(h.tcpSocket.Port, fldPath.Child("tcpSocket", "port"))
 	})
 	check(h.grpc != nil, "grpc", func() field.ErrorList {
-		return validatePortNumOrName(intstr.FromInt32(h.grpc.Port), fldPath.Child("grpc", "port"))
+		return skiffvalidation.ValidatePortNumOrName(intstr.FromInt32(h.grpc.Port), fldPath.Child("grpc", "port"))
 	})
 	check(h.sleep != nil, "sleep", func() field.ErrorList {
 		if gracePeriod != nil && (h.sleep.Seconds < 0 || h.sleep.Seconds > *gracePeriod) {
@@ -298,7 +300,7 @@ func validateHTTPGet(h *corev1.HTTPGetAction, fldPath *field.Path) field.ErrorLi
 	if h.Path == "" {
 		errs = append(errs, field.Required(fldPath.Child("path"), ""))
 	}
-	errs = append(errs, validatePortNumOrName(h.Port, fldPath.Child("port"))...)
+	errs = append(errs, skiffvalidation.ValidatePortNumOrName(h.Port, fldPath.Child("port"))...)
 	if h.Scheme != corev1.URISchemeHTTP && h.Scheme != corev1.URISchemeHTTPS {
 		errs = append(errs, field.NotSupported(fldPath.Child("scheme"), h.Scheme, []corev1.URIScheme{corev1.URISchemeHTTP, corev1.URISchemeHTTPS}))
 	}
@@ -306,23 +308,6 @@ func validateHTTPGet(h *corev1.HTTPGetAction, fldPath *field.Path) field.ErrorLi
 		for _, msg := range validation.IsHTTPHeaderName(header.Name) {
 			errs = append(errs, field.Invalid(fldPath.Child("httpHeaders"), header.Name, msg))
 		}
-	}
-	return errs
-}
-
-func validatePortNumOrName(port intstr.IntOrString, fldPath *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	switch port.Type {
-	case intstr.Int:
-		for _, msg := range validation.IsValidPortNum(port.IntValue()) {
-			errs = append(errs, field.Invalid(fldPath, port.IntValue(), msg))
-		}
-	case intstr.String:
-		for _, msg := range validation.IsValidPortName(port.StrVal) {
-			errs = append(errs, field.Invalid(fldPath, port.StrVal, msg))
-		}
-	default:
-		errs = append(errs, field.InternalError(fldPath, fmt.Errorf("unknown type: %v", port.Type)))
 	}
 	return errs
 }

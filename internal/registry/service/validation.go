@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	unversionedvalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -126,28 +125,11 @@ func validateServicePort(sp *corev1.ServicePort, requireName bool, names sets.Se
 	case !supportedProtocols.Has(sp.Protocol):
 		errs = append(errs, field.NotSupported(p.Child("protocol"), sp.Protocol, sets.List(supportedProtocols)))
 	}
-	errs = append(errs, validatePortNumOrName(sp.TargetPort, p.Child("targetPort"))...)
+	errs = append(errs, skiffvalidation.ValidatePortNumOrName(sp.TargetPort, p.Child("targetPort"))...)
 	if sp.AppProtocol != nil {
 		for _, m := range validation.IsQualifiedName(*sp.AppProtocol) {
 			errs = append(errs, field.Invalid(p.Child("appProtocol"), *sp.AppProtocol, m))
 		}
-	}
-	return errs
-}
-
-func validatePortNumOrName(port intstr.IntOrString, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	switch port.Type {
-	case intstr.Int:
-		for _, m := range validation.IsValidPortNum(port.IntValue()) {
-			errs = append(errs, field.Invalid(p, port.IntValue(), m))
-		}
-	case intstr.String:
-		for _, m := range validation.IsValidPortName(port.StrVal) {
-			errs = append(errs, field.Invalid(p, port.StrVal, m))
-		}
-	default:
-		errs = append(errs, field.InternalError(p, fmt.Errorf("unknown type: %v", port.Type)))
 	}
 	return errs
 }

@@ -157,6 +157,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := rbac.EnsureBootstrapPolicy(ctx, res.clusterRoles, res.clusterRoleBindings); err != nil {
 		return nil, fmt.Errorf("bootstrap RBAC policy: %w", err)
 	}
+	// The authorizer reads RBAC from the watch cache: wait until the cache
+	// holds the bootstrap policy just written, or the first requests (even
+	// anonymous /readyz, allowed by system:public-info-viewer) get 403.
+	if err := s.waitForCache(ctx); err != nil {
+		return nil, err
+	}
 	if s.token, err = loadOrCreateToken(filepath.Join(cfg.DataDir, "admin-token")); err != nil {
 		return nil, err
 	}
@@ -237,6 +243,18 @@ func (s *Server) startStorage(ctx context.Context) error {
 	defer cancel()
 	if err := s.store.Ready(rctx); err != nil {
 		return fmt.Errorf("etcd not reachable: %w", err)
+	}
+	return nil
+}
+
+// waitForCache blocks until the watch cache reflects every write made so far.
+func (s *Server) waitForCache(ctx context.Context) error {
+	rev, err := s.store.CurrentRevision(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the etcd revision: %w", err)
+	}
+	if err := s.hub.WaitForRevision(ctx, rev); err != nil {
+		return fmt.Errorf("waiting for the watch cache: %w", err)
 	}
 	return nil
 }

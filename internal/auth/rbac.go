@@ -33,13 +33,30 @@ type RBACLister interface {
 // system:masters are allowed everything, as kube-apiserver's privileged
 // group authorizer does ahead of RBAC.
 type RBAC struct {
-	lister RBACLister
+	lister  RBACLister
+	catchUp func(context.Context) error
 }
 
 var _ authorizer.UnconditionalAuthorizer = (*RBAC)(nil)
 
 // NewRBAC returns an authorizer over lister.
 func NewRBAC(lister RBACLister) *RBAC { return &RBAC{lister: lister} }
+
+// WithCatchUp has a request that no rule allows evaluated once more after
+// catchUp has brought the lister up to date with storage. The lister reads
+// a cache that trails etcd by a moment; without this, the first request of
+// a user just bound to a role (`skiff tenant create`, then kubectl) could
+// be refused. Only refusals pay for it, and rules reviews.
+func (a *RBAC) WithCatchUp(catchUp func(context.Context) error) *RBAC {
+	a.catchUp = catchUp
+	return a
+}
+
+// caughtUp runs the catch-up hook; false when there is none or it failed
+// (the caller then answers from what the cache holds).
+func (a *RBAC) caughtUp(ctx context.Context) bool {
+	return a.catchUp != nil && a.catchUp(ctx) == nil
+}
 
 // Authorize implements authorizer.Authorizer.
 func (a *RBAC) Authorize(ctx context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
@@ -52,20 +69,11 @@ func (a *RBAC) Authorize(ctx context.Context, attrs authorizer.Attributes) (auth
 			return authorizer.DecisionAllow, "", nil
 		}
 	}
-	var errs []error
-	allowed, source := false, ""
-	a.visitRules(ctx, u, attrs.GetNamespace(), func(src string, rule *rbacv1.PolicyRule, err error) bool {
-		if err != nil {
-			errs = append(errs, err)
-			return true
-		}
-		if RuleAllows(attrs, rule) {
-			allowed, source = true, src
-			return false
-		}
-		return true
-	})
-	if allowed {
+	source, errs := a.allowedBy(ctx, u, attrs)
+	if source == "" && a.caughtUp(ctx) {
+		source, errs = a.allowedBy(ctx, u, attrs)
+	}
+	if source != "" {
 		return authorizer.DecisionAllow, "RBAC: allowed by " + source, nil
 	}
 	reason := ""
@@ -73,6 +81,23 @@ func (a *RBAC) Authorize(ctx context.Context, attrs authorizer.Attributes) (auth
 		reason = fmt.Sprintf("RBAC: %v", utilerrors.NewAggregate(errs))
 	}
 	return authorizer.DecisionNoOpinion, reason, nil
+}
+
+// allowedBy names the binding and role whose rule allows attrs ("" when
+// none does) and returns the errors met reading them.
+func (a *RBAC) allowedBy(ctx context.Context, u user.Info, attrs authorizer.Attributes) (source string, errs []error) {
+	a.visitRules(ctx, u, attrs.GetNamespace(), func(src string, rule *rbacv1.PolicyRule, err error) bool {
+		if err != nil {
+			errs = append(errs, err)
+			return true
+		}
+		if RuleAllows(attrs, rule) {
+			source = src
+			return false
+		}
+		return true
+	})
+	return source, errs
 }
 
 // ruleVisitor gets each rule that applies (or an error reading one) and

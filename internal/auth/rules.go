@@ -25,6 +25,7 @@ func (a *RBAC) RulesFor(ctx context.Context, u user.Info, namespace string) ([]a
 		nonResourceRules []authorizer.NonResourceRuleInfo
 		errs             []error
 	)
+	a.caughtUp(ctx)
 	a.visitRules(ctx, u, namespace, func(_ string, rule *rbacv1.PolicyRule, err error) bool {
 		if err != nil {
 			errs = append(errs, err)

@@ -48,7 +48,8 @@ func (s *Server) newSecurity(res *resources) (*security, error) {
 		}
 		sources = append(sources, f)
 	}
-	authz := auth.NewRBAC(rbac.NewLister(res.roles, res.roleBindings, res.clusterRoles, res.clusterRoleBindings))
+	authz := auth.NewRBAC(rbac.NewLister(res.roles, res.roleBindings, res.clusterRoles, res.clusterRoleBindings)).
+		WithCatchUp(s.catchUpCache)
 	res.escalation.Authorizer, res.escalation.RoleRules = authz, res.roleRules
 	res.reviews.target.Store(auth.NewReviews(authz, authz))
 	fc := auth.FilterConfig{

@@ -259,6 +259,14 @@ func (s *Server) waitForCache(ctx context.Context) error {
 	return nil
 }
 
+// catchUpCache is waitForCache bounded to a moment, for the authorizer's
+// second look at a refusal.
+func (s *Server) catchUpCache(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return s.waitForCache(ctx)
+}
+
 // requestProgress asks etcd to tell the watch cache its current revision.
 func (s *Server) requestProgress(ctx context.Context) error {
 	return s.client.RequestProgress(clientv3.WithRequireLeader(ctx))

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -62,18 +61,6 @@ func TestTenancy_TokensAndNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	anon := &http.Client{Transport: tr}
-	// RBAC is read from the watch cache, which follows etcd by a moment (as
-	// upstream's informers do): wait until alice's binding is in force.
-	testserver.PollUntil(t, 10*time.Second, func() (bool, error) {
-		req, _ := http.NewRequest(http.MethodGet, ts.URL()+"/apis/batch/v1/namespaces/team-a/jobs", nil)
-		req.Header.Set("X-Auth-Token", alice.Token)
-		resp, err := anon.Do(req)
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
 	const unauthorized = `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}`
 	for name, tc := range map[string]struct {
 		headers map[string]string

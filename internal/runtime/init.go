@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -116,6 +117,10 @@ func runInit() int {
 		// Handle signals before reporting the start: a Stop may follow at once.
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+		// The helper starts without a collector (helperEnv); a pause lives
+		// on, so collect the start-up garbage and give it back.
+		debug.SetGCPercent(100)
+		debug.FreeOSMemory()
 		status.Close()
 		<-sigs
 		return 0

@@ -70,6 +70,13 @@ func (p *Process) launch(ctx context.Context, c *container, cfg *initConfig) err
 	return nil
 }
 
+// helperEnv is the init helper's own environment (the workload's is in its
+// config). The helper lives for a few milliseconds, most of them in the
+// package initialisers of this large binary; without a collector or a second
+// processor they take about 40% less CPU (45 ms -> 28 ms per container here).
+// A built-in pause turns the collector back on (see runInit).
+var helperEnv = []string{"GOGC=off", "GOMAXPROCS=1"}
+
 // startHelper starts the init helper with its pipes.
 func (p *Process) startHelper(cfg *initConfig) (*exec.Cmd, *pipes, error) {
 	if p.initPath == selfExe && !initHookInstalled.Load() {
@@ -98,7 +105,7 @@ func (p *Process) startHelper(cfg *initConfig) (*exec.Cmd, *pipes, error) {
 		return nil, nil, fmt.Errorf("opening %s: %w", os.DevNull, err)
 	}
 	cmd := &exec.Cmd{
-		Path: p.initPath, Args: []string{"skiff-container-init", initArg}, Env: []string{},
+		Path: p.initPath, Args: []string{"skiff-container-init", initArg}, Env: helperEnv,
 		Stdin: devNull, Stdout: childEnds[5], Stderr: childEnds[7],
 		ExtraFiles:  []*os.File{childEnds[0], childEnds[3]},
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},

@@ -57,10 +57,11 @@ func TestProcess_StartContainer_EnvAndWorkingDir(t *testing.T) {
 			p := newProcessRuntime(t, ProcessConfig{DisableNamespaces: disableNS})
 			wd := t.TempDir()
 			exit, log := runToExit(t, p, ContainerSpec{
-				Image: "example.com/app", Command: testTask("env", "FOO", "env", "HOSTNAME", "pwd"),
+				Image: "example.com/app", Command: testTask("env", "FOO", "env", "HOSTNAME", "env", "GOGC", "env", "GOMAXPROCS", "pwd"),
 				Env: []EnvVar{{"FOO", "one"}, {"FOO", "bar"}}, WorkingDir: wd,
 			})
-			want := "FOO=bar\nHOSTNAME=\n" + wd + "\n"
+			// The init helper's own settings (helperEnv) stay out of the workload.
+			want := "FOO=bar\nHOSTNAME=\nGOGC=\nGOMAXPROCS=\n" + wd + "\n"
 			if exit.ExitCode != 0 || log != want {
 				t.Errorf("exit %d, log %q; want 0, %q", exit.ExitCode, log, want)
 			}

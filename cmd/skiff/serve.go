@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-sh/skiff/internal/memtrim"
 	"github.com/skiff-sh/skiff/internal/server"
 )
 
@@ -86,6 +87,10 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Skiff is serving at %s\nKubeconfig: %s\nTry: skiff kubectl --kubeconfig %s get namespaces\n",
 		srv.URL(), srv.KubeconfigPath(), shellQuote(srv.KubeconfigPath()))
+	go func() {
+		srv.WaitOpenAPI()
+		memtrim.AfterStart(logger)
+	}()
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")

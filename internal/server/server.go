@@ -267,6 +267,10 @@ func (s *Server) catchUpCache(ctx context.Context) error {
 	return s.waitForCache(ctx)
 }
 
+// WaitOpenAPI blocks until the OpenAPI documents, built in the background
+// after Start, are ready (or failed): the last of the start-up work.
+func (s *Server) WaitOpenAPI() { _ = s.openAPI.Wait() }
+
 // requestProgress asks etcd to tell the watch cache its current revision.
 func (s *Server) requestProgress(ctx context.Context) error {
 	return s.client.RequestProgress(clientv3.WithRequireLeader(ctx))

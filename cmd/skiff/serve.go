@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/memtrim"
 	"github.com/skiff-sh/skiff/internal/server"
 )
@@ -30,6 +31,8 @@ type serveFlags struct {
 	maxMutatingInflight int
 	requestTimeout      time.Duration
 	auditLogPath        string
+	// controllers
+	terminatedPodGCThreshold int
 }
 
 func newServeCommand() *cobra.Command {
@@ -56,6 +59,7 @@ func newServeCommand() *cobra.Command {
 	fs.IntVar(&f.maxMutatingInflight, "max-mutating-requests-inflight", 200, "most mutating requests served at once (more get 429; negative: no limit)")
 	fs.DurationVar(&f.requestTimeout, "request-timeout", 60*time.Second, "default deadline of a request (504 past it)")
 	fs.StringVar(&f.auditLogPath, "audit-log-path", "", "write one JSON line per request to this file")
+	fs.IntVar(&f.terminatedPodGCThreshold, "terminated-pod-gc-threshold", podgc.DefaultTerminatedPodThreshold, "terminated pods that may exist before the pod garbage collector deletes the oldest (0 or less: never)")
 	return cmd
 }
 
@@ -81,6 +85,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		MaxMutatingRequestsInFlight: f.maxMutatingInflight,
 		RequestTimeout:              f.requestTimeout,
 		AuditLogPath:                f.auditLogPath,
+		TerminatedPodGCThreshold:    gcThreshold(f.terminatedPodGCThreshold),
 	})
 	if err != nil {
 		return err
@@ -100,6 +105,15 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		return err
 	}
 	return srv.Close()
+}
+
+// gcThreshold maps the flag, where upstream's 0 or less disables the
+// collection, onto server.Config, where 0 means the default.
+func gcThreshold(flag int) int {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }
 
 func shellQuote(s string) string {

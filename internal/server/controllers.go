@@ -53,7 +53,9 @@ type identityConfig func(who user.Info) (*rest.Config, error)
 // newControllerManager builds the controllers, each writing with its own
 // identity (upstream's per-controller service accounts). The shared
 // informers read with the garbage collector's, which may read everything.
-func newControllerManager(configFor identityConfig, logger *slog.Logger, served []*apiserver.Resource, rootCA []byte) (*controllerManager, error) {
+// podGC carries the pod garbage collector's settings (threshold, period);
+// its client, informers and logger are filled in here.
+func newControllerManager(configFor identityConfig, logger *slog.Logger, served []*apiserver.Resource, rootCA []byte, podGC podgc.Config) (*controllerManager, error) {
 	clientFor := func(name string) (kubernetes.Interface, error) {
 		cfg, err := configFor(auth.ControllerInfo(name))
 		if err != nil {
@@ -138,7 +140,8 @@ func newControllerManager(configFor identityConfig, logger *slog.Logger, served 
 	if err := add("ttl-after-finished", 2, tc, err); err != nil {
 		return nil, err
 	}
-	pc, err := podgc.NewController(podgc.Config{Client: clients[auth.PodGarbageCollector], Informers: f, Logger: log("pod-garbage-collector")})
+	podGC.Client, podGC.Informers, podGC.Logger = clients[auth.PodGarbageCollector], f, log("pod-garbage-collector")
+	pc, err := podgc.NewController(podGC)
 	if err := add("pod-garbage-collector", 1, pc, err); err != nil {
 		return nil, err
 	}

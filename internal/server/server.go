@@ -30,6 +30,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/certs"
+	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/openapi"
 	"github.com/skiff-sh/skiff/internal/registry/rbac"
 	"github.com/skiff-sh/skiff/internal/storage"
@@ -76,6 +77,13 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// on Close before connections are cut. Default 10s.
 	ShutdownTimeout time.Duration
+	// TerminatedPodGCThreshold is how many terminated pods may exist before
+	// the pod garbage collector deletes the oldest (kube-controller-manager's
+	// --terminated-pod-gc-threshold). 0: upstream's 12,500; negative: never.
+	TerminatedPodGCThreshold int
+	// PodGCPeriod is the time between the pod garbage collector's passes.
+	// 0: upstream's 20 s (tests shorten it).
+	PodGCPeriod time.Duration
 }
 
 // Version is what /version reports and `skiff version` prints.
@@ -407,7 +415,8 @@ func (s *Server) LoopbackConfig() *rest.Config {
 // the loopback client, and installs the agent's pods/log and pods/eviction
 // handlers.
 func (s *Server) startComponents(bg context.Context, res *resources) error {
-	cm, err := newControllerManager(s.clientConfig, s.logger, res.list, s.bundle.CAPEM)
+	cm, err := newControllerManager(s.clientConfig, s.logger, res.list, s.bundle.CAPEM,
+		podgc.Config{TerminatedPodThreshold: s.cfg.TerminatedPodGCThreshold, Period: s.cfg.PodGCPeriod})
 	if err != nil {
 		return err
 	}

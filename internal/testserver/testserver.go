@@ -40,6 +40,10 @@ type Options struct {
 	// Runtime is the node agent's runtime: "process" (the default when
 	// empty) or "fake" (containers finish at once).
 	Runtime string
+	// TerminatedPodGCThreshold and PodGCPeriod set the pod garbage
+	// collector's (server.Config); zero keeps upstream's defaults.
+	TerminatedPodGCThreshold int
+	PodGCPeriod              time.Duration
 }
 
 // Server is a running test server.
@@ -68,7 +72,8 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv, err := server.Start(ctx, server.Config{DataDir: dir, SecurePort: 0, EtcdServers: opts.EtcdServers, Logger: logger, ShutdownTimeout: 2 * time.Second, DisableControllers: opts.APIOnly, Runtime: opts.Runtime})
+	srv, err := server.Start(ctx, server.Config{DataDir: dir, SecurePort: 0, EtcdServers: opts.EtcdServers, Logger: logger, ShutdownTimeout: 2 * time.Second, DisableControllers: opts.APIOnly, Runtime: opts.Runtime,
+		TerminatedPodGCThreshold: opts.TerminatedPodGCThreshold, PodGCPeriod: opts.PodGCPeriod})
 	if err != nil {
 		t.Fatalf("starting skiff: %v", err)
 	}

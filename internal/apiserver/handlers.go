@@ -134,6 +134,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, req *Request) er
 	store.Default(obj)
 	ctx, cancel := withStorageTimeout(r.Context())
 	defer cancel()
+	if obj, err = s.trackUpdate(ctx, req, store.New(), obj, managerOrUserAgent(opts.FieldManager, r.UserAgent())); err != nil {
+		return err
+	}
 	out, err := store.Create(ctx, req.Namespace, obj, generic.CreateOptions{DryRun: len(opts.DryRun) > 0})
 	if err != nil {
 		return err
@@ -168,8 +171,12 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, req *Request) er
 	store.Default(obj)
 	ctx, cancel := withStorageTimeout(r.Context())
 	defer cancel()
-	out, created, err := store.Update(ctx, req.Namespace, req.Name, func(context.Context, runtime.Object) (runtime.Object, error) {
-		return obj.DeepCopyObject(), nil
+	manager := managerOrUserAgent(opts.FieldManager, r.UserAgent())
+	out, created, err := store.Update(ctx, req.Namespace, req.Name, func(ctx context.Context, current runtime.Object) (runtime.Object, error) {
+		if current == nil { // create on update
+			current = store.New()
+		}
+		return s.trackUpdate(ctx, req, current, obj.DeepCopyObject(), manager)
 	}, generic.UpdateOptions{DryRun: len(opts.DryRun) > 0})
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,14 +12,17 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversionscheme "k8s.io/apimachinery/pkg/apis/meta/internalversion/scheme"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/mergepatch"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/apiserver/pkg/warning"
 	kjson "sigs.k8s.io/json"
 
@@ -35,12 +40,11 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, req *Request) err
 	}
 	pt := types.PatchType(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
 	switch pt {
-	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
-	case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
-		return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", schema.GroupResource{}, "",
-			"server-side apply is not supported by Skiff yet; use client-side apply (kubectl apply without --server-side) or a JSON, merge or strategic-merge patch", 0, false)
+	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType, types.ApplyYAMLPatchType:
 	default:
-		// go-restful's answer: PATCH routes consume only the patch types.
+		// go-restful's answer: PATCH routes consume only the patch types
+		// (apply-patch+cbor only with the CBORServingAndStorage alpha gate,
+		// off by default in v1.37).
 		return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", schema.GroupResource{}, "", "415: Unsupported Media Type", 0, false)
 	}
 	opts := metav1.PatchOptions{}
@@ -58,51 +62,151 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, req *Request) err
 	if err != nil {
 		return err
 	}
-	store := req.store()
-	p := &patcher{store: store, patchType: pt, patch: body, directive: directive, ctx: r.Context()}
+	if err := validatePatchBody(body, pt); err != nil {
+		return err
+	}
 	ctx, cancel := withStorageTimeout(r.Context())
 	defer cancel()
-	out, _, err := store.Update(ctx, req.Namespace, req.Name, p.apply, generic.UpdateOptions{DryRun: len(opts.DryRun) > 0})
+	store := req.store()
+	fm, err := s.fields.get(ctx, store, req.Info.Subresource)
 	if err != nil {
 		return err
 	}
-	return writeObject(r.Context(), w, r, req.Resource, mt, http.StatusOK, out)
+	p := &patcher{
+		store: store, req: req, patchType: pt, patch: body, directive: directive, ctx: r.Context(),
+		fieldManager: fm, manager: managerOrUserAgent(opts.FieldManager, r.UserAgent()), force: opts.Force != nil && *opts.Force,
+	}
+	uopts := generic.UpdateOptions{DryRun: len(opts.DryRun) > 0, ForceAllowCreate: pt == types.ApplyYAMLPatchType}
+	out, created, err := store.Update(ctx, req.Namespace, req.Name, p.apply, uopts)
+	if err != nil {
+		return err
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	return writeObject(r.Context(), w, r, req.Resource, mt, code, out)
+}
+
+// validatePatchBody is upstream's validateAndTranscodePatch: the patch must
+// be JSON, or YAML for apply, before anything else looks at it.
+func validatePatchBody(body []byte, pt types.PatchType) error {
+	if pt == types.ApplyYAMLPatchType {
+		if _, err := yaml.ToJSON(body); err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("error encoding patch: %v", err))
+		}
+		return nil
+	}
+	if !json.Valid(body) {
+		return apierrors.NewBadRequest("invalid JSON patch")
+	}
+	return nil
 }
 
 // patcher applies one patch to whatever the current object is on each
-// attempt of the store's compare-and-swap loop.
+// attempt of the store's compare-and-swap loop, and records the request's
+// manager in managedFields.
 type patcher struct {
 	store     *generic.Store
+	req       *Request
 	patchType types.PatchType
 	patch     []byte
 	directive string
 	ctx       context.Context
+	// fieldManager tracks managedFields; manager is the request's field
+	// manager and force the apply's force option.
+	fieldManager *managedfields.FieldManager
+	manager      string
+	force        bool
 }
 
+// apply is upstream's patcher.applyPatch: the patch mechanism, then the
+// object's name and namespace must match the request's.
 func (p *patcher) apply(_ context.Context, current runtime.Object) (runtime.Object, error) {
+	var obj runtime.Object
+	var err error
+	if p.patchType == types.ApplyYAMLPatchType {
+		obj, err = p.serverSideApply(current)
+	} else {
+		obj, err = p.mutate(current)
+	}
+	if err != nil {
+		return nil, err
+	}
 	if current == nil {
-		return nil, apierrors.NewNotFound(p.store.Resource(), "")
+		m, err := mustMeta(obj)
+		if err != nil {
+			return nil, err
+		}
+		if uid := m.GetUID(); uid != "" {
+			return nil, apierrors.NewConflict(p.store.Resource(), p.req.Name, fmt.Errorf("uid mismatch: the provided object specified uid %s, and no existing object was found", uid))
+		}
+	}
+	if err := checkName(obj, p.req); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// mutate applies a JSON, merge or strategic-merge patch to the existing
+// object and records the change as an Update by the manager.
+func (p *patcher) mutate(current runtime.Object) (runtime.Object, error) {
+	if current == nil {
+		return nil, apierrors.NewNotFound(p.store.Resource(), p.req.Name)
 	}
 	obj := p.store.New()
 	if p.patchType == types.StrategicMergePatchType {
 		if err := p.applyStrategic(current, obj); err != nil {
 			return nil, err
 		}
-		p.store.Default(obj)
-		return obj, nil
-	}
-	original, err := runtime.Encode(unstructuredJSON, current)
-	if err != nil {
-		return nil, apierrors.NewInternalError(err)
-	}
-	patched, strictErrs, err := p.applyJSON(original)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.decodeInto(patched, obj, strictErrs); err != nil {
-		return nil, err
+	} else {
+		original, err := runtime.Encode(unstructuredJSON, current)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		patched, strictErrs, err := p.applyJSON(original)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.decodeInto(patched, obj, strictErrs); err != nil {
+			return nil, err
+		}
 	}
 	p.store.Default(obj)
+	return p.fieldManager.UpdateNoErrors(current, obj, p.manager), nil
+}
+
+// serverSideApply is upstream's applyPatcher: the YAML configuration is
+// merged into the live object (an empty one when there is none: apply
+// creates) by the field manager, which detects conflicts with other
+// managers unless forced.
+func (p *patcher) serverSideApply(current runtime.Object) (runtime.Object, error) {
+	live := current
+	if live == nil {
+		live = p.store.New()
+	}
+	patchObj := &unstructured.Unstructured{Object: map[string]any{}}
+	if err := yaml.Unmarshal(p.patch, &patchObj.Object); err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("error decoding patch: %v", err))
+	}
+	obj, err := p.fieldManager.Apply(live, patchObj, p.manager, p.force)
+	if err != nil {
+		var st apierrors.APIStatus
+		if errors.As(err, &st) {
+			return nil, err
+		}
+		// Upstream writes errors that are not a Status (a field the schema
+		// does not declare) as a bare 500 with the error's text.
+		return nil, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusInternalServerError, Message: err.Error()}}
+	}
+	if p.directive == metav1.FieldValidationStrict || p.directive == metav1.FieldValidationWarn {
+		if err := yaml.UnmarshalStrict(p.patch, &map[string]any{}); err != nil {
+			if p.directive == metav1.FieldValidationStrict {
+				return nil, apierrors.NewBadRequest(fmt.Sprintf("error strict decoding patch: %v", err))
+			}
+			warning.AddWarning(p.ctx, "", err.Error())
+		}
+	}
 	return obj, nil
 }
 

@@ -18,6 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	endpointsfilters "k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/skiff-sh/skiff/internal/openapi"
+	"github.com/skiff-sh/skiff/internal/scheme"
 )
 
 // DefaultMaxRequestBodyBytes is upstream's limit on request bodies (3 MiB).
@@ -43,6 +46,10 @@ type Config struct {
 	// Wrap, optional, wraps the resource handler with more filters
 	// (authentication, authorization, limits), innermost first.
 	Wrap func(http.Handler) http.Handler
+	// TypeConverter gives the schema of the served kinds to server-side
+	// apply and managedFields tracking. Default: built in the background
+	// from the generated OpenAPI definitions of the scheme's kinds.
+	TypeConverter TypeConverterSource
 }
 
 // OpenAPIServer serves the OpenAPI documents.
@@ -59,6 +66,7 @@ type Server struct {
 	infos    *request.RequestInfoFactory
 	handler  http.Handler
 	discover *discovery
+	fields   *fieldManagers
 }
 
 // New builds the handler.
@@ -72,10 +80,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxRequestBodyBytes == 0 {
 		cfg.MaxRequestBodyBytes = DefaultMaxRequestBodyBytes
 	}
+	if cfg.TypeConverter == nil {
+		cfg.TypeConverter = openapi.NewDeferredTypeConverter(scheme.Scheme)
+	}
 	s := &Server{
 		cfg:    cfg,
 		logger: cfg.Logger.With("component", "apiserver"),
 		reg:    newRegistry(cfg.Resources),
+		fields: &fieldManagers{source: cfg.TypeConverter},
 		infos: &request.RequestInfoFactory{
 			APIPrefixes:          sets.NewString("api", "apis"),
 			GrouplessAPIPrefixes: sets.NewString("api"),

@@ -28,7 +28,6 @@ func newOpenAPI(resources []*apiserver.Resource) *openapi.Deferred {
 		}
 		out = append(out, o)
 	}
-	return openapi.NewDeferred(out, openapi.Options{Version: Version, Scheme: scheme.Scheme, PatchTypes: []string{
-		"application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json",
-	}})
+	// PatchTypes: kube-apiserver's (JSON, merge, strategic merge, apply YAML).
+	return openapi.NewDeferred(out, openapi.Options{Version: Version, Scheme: scheme.Scheme})
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/openapi"
 	"github.com/skiff-sh/skiff/internal/registry/rbac"
+	"github.com/skiff-sh/skiff/internal/scheme"
 	"github.com/skiff-sh/skiff/internal/storage"
 	"github.com/skiff-sh/skiff/internal/storage/cacher"
 )
@@ -142,6 +143,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
+	// The type converter of server-side apply builds while etcd starts.
+	typeConverter := openapi.NewDeferredTypeConverter(scheme.Scheme)
 	if err := s.startStorage(ctx); err != nil {
 		return nil, err
 	}
@@ -190,7 +193,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Ready:   s.ready,
 		Metrics: apiserver.NewMetrics(),
 		OpenAPI: s.openAPI,
-		Wrap:    s.security.wrap,
+		// Every write records managedFields with it.
+		TypeConverter: typeConverter,
+		Wrap:          s.security.wrap,
 	})
 	if err != nil {
 		return nil, err

@@ -117,10 +117,12 @@ func TestErrors_BadInput(t *testing.T) {
 			message: "415: Unsupported Media Type", details: "empty"},
 		"patch without Content-Type": {req: request{Method: "PATCH", Path: cmPath + "/a", Body: `{}`}, code: 415, reason: metav1.StatusReasonUnsupportedMediaType,
 			message: "415: Unsupported Media Type", details: "empty"},
+		// v1.37's PatchResource checks the body is JSON (validateAndTranscodePatch)
+		// before any patch mechanism decodes it.
 		"malformed merge patch": {req: request{Method: "PATCH", Path: cmPath + "/a", Body: `{"data":`, ContentType: "application/merge-patch+json"}, code: 400, reason: metav1.StatusReasonBadRequest,
-			message: `error decoding patch: unexpected end of JSON input`, prefix: true},
+			message: `invalid JSON patch`},
 		"malformed JSON patch": {req: request{Method: "PATCH", Path: cmPath + "/a", Body: `[{"op":`, ContentType: "application/json-patch+json"}, code: 400, reason: metav1.StatusReasonBadRequest,
-			message: `error decoding patch: unexpected end of JSON input`},
+			message: `invalid JSON patch`},
 		"JSON patch that cannot apply": {req: request{Method: "PATCH", Path: cmPath + "/a", Body: `[{"op":"replace","path":"/data/missing","value":"x"}]`, ContentType: "application/json-patch+json"}, code: 422, reason: metav1.StatusReasonInvalid,
 			message: `the server rejected our request due to an error in our request`, details: "empty"},
 		"merge patch that does not fit the type": {req: request{Method: "PATCH", Path: cmPath + "/a", Body: `{"data":{"k":1}}`, ContentType: "application/merge-patch+json"}, code: 422, reason: metav1.StatusReasonInvalid,

@@ -138,6 +138,15 @@ func (s *Store) WithStrategy(strategy Strategy) *Store {
 	return &c
 }
 
+// ResetFields returns the field paths ("status", "metadata.ownerReferences")
+// that the store's strategy ignores on update, or nil.
+func (s *Store) ResetFields() []string {
+	if r, ok := s.cfg.Strategy.(ResetFieldsStrategy); ok {
+		return r.ResetFields()
+	}
+	return nil
+}
+
 // Resource returns the group resource served.
 func (s *Store) Resource() schema.GroupResource { return s.cfg.Resource }
 

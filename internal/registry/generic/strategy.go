@@ -89,8 +89,10 @@ type GarbageCollectionDeleteStrategy interface {
 type AttrFunc func(obj runtime.Object) (labels.Set, fields.Set, error)
 
 // ResetFieldsStrategy is implemented by strategies that ignore parts of the
-// object on update (status for the main resource; everything but status for
-// /status). It is informational: PrepareForUpdate does the work.
+// object on update (status for the main resource; spec for /status).
+// PrepareForUpdate does the resetting; the field manager uses the list so
+// that nobody is recorded as owning what the update threw away (upstream's
+// rest.ResetFieldsStrategy). Paths are dotted field names.
 type ResetFieldsStrategy interface {
 	ResetFields() []string
 }

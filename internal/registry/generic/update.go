@@ -27,6 +27,10 @@ type UpdateFunc func(ctx context.Context, current runtime.Object) (runtime.Objec
 // UpdateOptions are the update parameters the store acts on.
 type UpdateOptions struct {
 	DryRun bool
+	// ForceAllowCreate creates a missing object even when the strategy
+	// does not allow create-on-update: server-side apply always may
+	// (upstream's forceAllowCreate).
+	ForceAllowCreate bool
 }
 
 // maxUpdateAttempts bounds the compare-and-swap loop; each retry means
@@ -45,7 +49,7 @@ func (s *Store) Update(ctx context.Context, namespace, name string, fn UpdateFun
 	src := s.states(key, name)
 	for attempt := 0; attempt < maxUpdateAttempts; attempt++ {
 		st, err := src.get(ctx)
-		if apierrors.IsNotFound(err) && s.cfg.Strategy.AllowCreateOnUpdate() {
+		if apierrors.IsNotFound(err) && (opts.ForceAllowCreate || s.cfg.Strategy.AllowCreateOnUpdate()) {
 			return s.createOnUpdate(ctx, namespace, fn, opts)
 		}
 		if err != nil {

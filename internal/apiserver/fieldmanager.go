@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -126,10 +127,32 @@ func prefixFromUserAgent(u string) string {
 // trackUpdate records the request's manager as the owner of what it changed
 // from live to obj (a create passes an empty live object), as upstream's
 // handlers do with FieldManager.UpdateNoErrors before storing.
+//
+// One difference, on purpose: an object is tracked from its first apply,
+// not from its creation. kube-apiserver's field manager tracks every create
+// (the library's DefaultTrackOnCreateProbability is 1); building the typed
+// value of every new object cost a quarter of Skiff's write throughput
+// (docs/benchmarks.md). With the library's other setting, probability 0,
+// a create without managedFields stays untracked, later updates of it are
+// skipped by the library itself (as upstream skips any untracked object),
+// and the first apply assigns the existing fields to "before-first-apply",
+// so conflicts with them are still reported.
 func (s *Server) trackUpdate(ctx context.Context, req *Request, live, obj runtime.Object, manager string) (runtime.Object, error) {
+	if untrackedCreate(live, obj) {
+		return obj, nil
+	}
 	fm, err := s.fields.get(ctx, req.store(), req.Info.Subresource)
 	if err != nil {
 		return nil, err
 	}
 	return fm.UpdateNoErrors(live, obj, manager), nil
+}
+
+// untrackedCreate reports a create (live has no UID) of an object that
+// carries no managedFields: the library with a track-on-create probability
+// of 0 leaves it alone.
+func untrackedCreate(live, obj runtime.Object) bool {
+	l, err1 := meta.Accessor(live)
+	o, err2 := meta.Accessor(obj)
+	return err1 == nil && err2 == nil && l.GetUID() == "" && len(o.GetManagedFields()) == 0
 }

@@ -120,9 +120,12 @@ func ownerOf(t *testing.T, obj metav1.Object, key string) string {
 	return owner
 }
 
-// TestApply_Job_ConflictWithUpdater: fields set by an Update belong to its
-// manager; an apply that changes them conflicts with that Update.
-func TestApply_Job_ConflictWithUpdater(t *testing.T) {
+// TestApply_Job_TrackedFromFirstApply: a Job created and updated without
+// apply carries no managedFields (Skiff tracks an object from its first
+// apply; see trackUpdate); the first apply still conflicts with the fields
+// that were there, owned by upstream's "before-first-apply" manager; from
+// then on Updates are recorded.
+func TestApply_Job_TrackedFromFirstApply(t *testing.T) {
 	t.Parallel()
 	ts := startAPI(t, testserver.Options{})
 	ctx := testCtx(t)
@@ -137,18 +140,34 @@ func TestApply_Job_ConflictWithUpdater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expectManagers(t, "after create", job, []managerEntry{{"kubectl-client-side-apply", "Update", "batch/v1", ""}})
+	expectManagers(t, "after create", job, nil)
 
 	job.Labels = map[string]string{"team": "a"}
 	job, err = jobs.Update(ctx, job, metav1.UpdateOptions{FieldManager: "labeller"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	expectManagers(t, "after update", job, []managerEntry{{"kubectl-client-side-apply", "Update", "batch/v1", ""}, {"labeller", "Update", "batch/v1", ""}})
+	expectManagers(t, "after update", job, nil)
 
-	_, err = jobs.Apply(ctx, batchv1ac.Job("csa", "default").WithSpec(batchv1ac.JobSpec().WithParallelism(5)), metav1.ApplyOptions{FieldManager: "kubectl"})
+	apply := batchv1ac.Job("csa", "default").WithSpec(batchv1ac.JobSpec().WithParallelism(5))
+	_, err = jobs.Apply(ctx, apply, metav1.ApplyOptions{FieldManager: "kubectl"})
 	expectAPIError(t, err, http.StatusConflict, metav1.StatusReasonConflict,
-		`Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using batch/v1: .spec.parallelism`)
+		`Apply failed with 1 conflict: conflict with "before-first-apply" using batch/v1: .spec.parallelism`)
+
+	job, err = jobs.Apply(ctx, apply, metav1.ApplyOptions{FieldManager: "kubectl", Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ownerOf(t, job, "f:parallelism"); got != "kubectl" {
+		t.Errorf("parallelism owned by %q after a forced apply, want kubectl", got)
+	}
+	job.Labels["team"] = "b"
+	job, err = jobs.Update(ctx, job, metav1.UpdateOptions{FieldManager: "labeller"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectManagers(t, "after an update of the applied Job", job, []managerEntry{
+		{"kubectl", "Apply", "batch/v1", ""}, {"before-first-apply", "Update", "batch/v1", ""}, {"labeller", "Update", "batch/v1", ""}})
 }
 
 // TestApply_RawRequests checks the wire details client-go hides: status
@@ -198,11 +217,17 @@ func TestManagedFields_DefaultManagerAndReset(t *testing.T) {
 	t.Parallel()
 	ts := startAPI(t, testserver.Options{})
 	base := "/api/v1/namespaces/default/configmaps"
-	req, err := http.NewRequestWithContext(testCtx(t), "POST", ts.URL()+base, strings.NewReader(`{"metadata":{"name":"ua"},"data":{"a":"1"}}`))
+	// Applied first, so tracked (see trackUpdate); then a patch that names
+	// no manager.
+	r := do(t, ts, request{Method: "PATCH", Path: base + "/ua?fieldManager=applier", Body: `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ua"},"data":{"a":"1"}}`, ContentType: applyContentType})
+	if r.Code != http.StatusCreated {
+		t.Fatalf("apply creating: code %d; body %s", r.Code, r.Body)
+	}
+	req, err := http.NewRequestWithContext(testCtx(t), "PATCH", ts.URL()+base+"/ua", strings.NewReader(`{"data":{"b":"2"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", "application/merge-patch+json")
 	req.Header.Set("User-Agent", "my-tool/1.2 (linux/amd64)")
 	resp, err := ts.HTTP.Do(req)
 	if err != nil {
@@ -213,10 +238,10 @@ func TestManagedFields_DefaultManagerAndReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expectManagers(t, "User-Agent manager", cm, []managerEntry{{"my-tool", "Update", "v1", ""}})
+	expectManagers(t, "User-Agent manager", cm, []managerEntry{{"applier", "Apply", "v1", ""}, {"my-tool", "Update", "v1", ""}})
 
 	bogus := `{"metadata":{"name":"bogus","managedFields":[{"manager":"x","operation":"Update","apiVersion":"v1","fieldsType":"Bogus","fieldsV1":{}}]},"data":{"a":"1"}}`
-	r := do(t, ts, request{Method: "POST", Path: base + "?fieldManager=creator", Body: bogus, ContentType: "application/json"})
+	r = do(t, ts, request{Method: "POST", Path: base + "?fieldManager=creator", Body: bogus, ContentType: "application/json"})
 	var got corev1.ConfigMap
 	r.into(t, &got)
 	expectManagers(t, "invalid managedFields from the client", &got, []managerEntry{{"creator", "Update", "v1", ""}})
@@ -257,7 +282,9 @@ func TestApply_Status(t *testing.T) {
 	if out.Spec.ActiveDeadlineSeconds != nil {
 		t.Errorf("spec.activeDeadlineSeconds = %d through /status, want it ignored", *out.Spec.ActiveDeadlineSeconds)
 	}
-	expectManagers(t, "after status apply", out, []managerEntry{{"status-writer", "Apply", "v1", "status"}, {"creator", "Update", "v1", ""}})
+	// The pod was created without apply, so untracked: the first apply (here
+	// through /status) gives the existing fields to "before-first-apply".
+	expectManagers(t, "after status apply", out, []managerEntry{{"status-writer", "Apply", "v1", "status"}, {"before-first-apply", "Update", "v1", "status"}})
 	if owner := ownerOf(t, out, "f:activeDeadlineSeconds"); owner != "" {
 		t.Errorf("spec.activeDeadlineSeconds owned by %q, want nobody (reset by /status)", owner)
 	}

@@ -25,6 +25,12 @@ func pageOutExecutable() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading the memory map: %w", err)
 	}
+	// A binary written moments ago (go run, a fresh build) still has dirty
+	// pages in the page cache, which the kernel will not page out: flush
+	// them first. The kernel would write them within half a minute anyway.
+	if err := syncFile("/proc/self/exe"); err != nil {
+		return 0, err
+	}
 	ranges := executableRanges(maps, exe)
 	for _, r := range ranges {
 		if err := madvise(r, unix.MADV_RANDOM); err != nil {
@@ -70,6 +76,18 @@ func executableRanges(maps []byte, exe string) []addrRange {
 func madvise(r addrRange, advice int) error {
 	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r.start, r.end-r.start, uintptr(advice)); errno != 0 {
 		return fmt.Errorf("madvise(%#x-%#x, %d): %w", r.start, r.end, advice, errno)
+	}
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening the executable: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return fmt.Errorf("flushing the executable's pages: %w", err)
 	}
 	return nil
 }

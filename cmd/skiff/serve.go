@@ -94,7 +94,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		srv.URL(), srv.KubeconfigPath(), shellQuote(srv.KubeconfigPath()))
 	go func() {
 		srv.WaitOpenAPI()
-		memtrim.AfterStart(logger)
+		memtrim.WhenQuiet(ctx, logger, srv.Requests)
 	}()
 	select {
 	case <-ctx.Done():

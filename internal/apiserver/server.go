@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/version"
@@ -67,6 +68,8 @@ type Server struct {
 	handler  http.Handler
 	discover *discovery
 	fields   *fieldManagers
+	// requests counts the requests received, for Requests.
+	requests atomic.Uint64
 }
 
 // New builds the handler.
@@ -115,8 +118,13 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) RequestInfoFactory() *request.RequestInfoFactory { return s.infos }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
 	s.handler.ServeHTTP(w, r)
 }
+
+// Requests returns how many requests the server has received: a cheap
+// activity measure (Prometheus metrics give the details).
+func (s *Server) Requests() uint64 { return s.requests.Load() }
 
 // withRequestInfo parses the request once and puts it in the context, where
 // upstream filters (and ours) expect it.

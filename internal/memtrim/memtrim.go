@@ -11,8 +11,10 @@
 package memtrim
 
 import (
+	"context"
 	"log/slog"
 	"runtime/debug"
+	"time"
 )
 
 // AfterStart returns freed heap memory to the operating system and, where
@@ -28,4 +30,32 @@ func AfterStart(logger *slog.Logger) {
 		return
 	}
 	logger.Debug("paged out the executable's start-up pages", "mappings", n)
+}
+
+// quietRequests is how many requests in a second still count as idle: a
+// server's own node heartbeats and controllers make a few.
+const quietRequests = 10
+
+// WhenQuiet calls AfterStart at the first second in which the server
+// received at most a few requests (requests returns the running count), or
+// never if ctx ends first. Paging code out makes the code that runs next
+// fault back in, so it waits for a lull rather than slow down the burst of
+// work that often follows a start.
+func WhenQuiet(ctx context.Context, logger *slog.Logger, requests func() uint64) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := requests()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n := requests()
+		if n-last <= quietRequests {
+			AfterStart(logger)
+			return
+		}
+		last = n
+	}
 }

@@ -1,11 +1,15 @@
 package memtrim
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -68,4 +72,30 @@ func rssFileKiB(t *testing.T) int {
 	}
 	t.Fatal("no RssFile in /proc/self/status")
 	return 0
+}
+
+// WhenQuiet trims only after a second with few requests.
+func TestWhenQuiet_WaitsForALull(t *testing.T) {
+	var count atomic.Uint64
+	busy := make(chan struct{})
+	go func() { // a burst of requests for ~2.5 s
+		deadline := time.Now().Add(2500 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			count.Add(5)
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(busy)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	WhenQuiet(ctx, slog.New(slog.DiscardHandler), count.Load)
+	select {
+	case <-busy:
+	default:
+		t.Fatalf("trimmed after %s, while requests were still coming", time.Since(start))
+	}
+	if ctx.Err() != nil {
+		t.Fatal("no trim within 20 s of the burst's end")
+	}
 }

@@ -284,6 +284,9 @@ func (s *Server) catchUpCache(ctx context.Context) error {
 // after Start, are ready (or failed): the last of the start-up work.
 func (s *Server) WaitOpenAPI() { _ = s.openAPI.Wait() }
 
+// Requests returns how many API requests the server has received.
+func (s *Server) Requests() uint64 { return s.api.Requests() }
+
 // requestProgress asks etcd to tell the watch cache its current revision.
 func (s *Server) requestProgress(ctx context.Context) error {
 	return s.client.RequestProgress(clientv3.WithRequireLeader(ctx))

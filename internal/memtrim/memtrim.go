@@ -17,12 +17,12 @@ import (
 	"time"
 )
 
-// AfterStart returns freed heap memory to the operating system and, where
+// trim returns freed heap memory to the operating system and, where
 // the kernel supports it, pages out the executable's read-only mappings and
 // turns off read-ahead on them, so that only code that runs again comes back
-// (in small pages). Call it once start-up is over. It never fails: what the
+// (in small pages); WhenQuiet calls it once start-up is over. It never fails: what the
 // host does not allow is logged at debug level and skipped.
-func AfterStart(logger *slog.Logger) {
+func trim(logger *slog.Logger) {
 	debug.FreeOSMemory()
 	n, err := pageOutExecutable()
 	if err != nil {
@@ -36,7 +36,7 @@ func AfterStart(logger *slog.Logger) {
 // server's own node heartbeats and controllers make a few.
 const quietRequests = 10
 
-// WhenQuiet calls AfterStart at the first second in which the server
+// WhenQuiet trims at the first second in which the server
 // received at most a few requests (requests returns the running count), or
 // never if ctx ends first. Paging code out makes the code that runs next
 // fault back in, so it waits for a lull rather than slow down the burst of
@@ -53,7 +53,7 @@ func WhenQuiet(ctx context.Context, logger *slog.Logger, requests func() uint64)
 		}
 		n := requests()
 		if n-last <= quietRequests {
-			AfterStart(logger)
+			trim(logger)
 			return
 		}
 		last = n

@@ -105,14 +105,24 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, req *Request) err
 
 // watchObject transforms an event's object as the request asked (Table,
 // PartialObjectMetadata) on a private copy.
+// Objects the watch cache shares between watchers come as
+// runtime.CacheableObject, which encoders encode once for all of them.
 func (s *Server) watchObject(ctx context.Context, r *http.Request, req *Request, mt negotiation.MediaTypeOptions, ev watch.Event) (runtime.Object, error) {
+	obj := ev.Object
+	co, cacheable := obj.(runtime.CacheableObject)
 	if mt.Convert == nil {
-		return shallowCopy(ev.Object), nil
+		if cacheable {
+			return obj, nil
+		}
+		return shallowCopy(obj), nil
+	}
+	if cacheable {
+		obj = co.GetObject()
 	}
 	if ev.Type == watch.Bookmark || mt.Convert.Kind != "Table" {
-		return partialMetadata(ev.Object, mt.Convert.GroupVersion())
+		return partialMetadata(obj, mt.Convert.GroupVersion())
 	}
-	return transform(ctx, r, req.Resource, mt, ev.Object)
+	return transform(ctx, r, req.Resource, mt, obj)
 }
 
 func statusObject(err error) runtime.Object {

@@ -29,6 +29,8 @@ type entry struct {
 	labels labels.Set
 	fields fields.Set
 	rev    int64
+	// out is obj as watchers receive it, with its encodings.
+	out *Encoded
 }
 
 // event is one change, with the object before it for selector transitions.
@@ -94,7 +96,7 @@ func (c *Cache) newEntry(key string, value []byte, rev int64) (*entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attributes of %s: %w", key, err)
 	}
-	return &entry{key: key, obj: obj, raw: value, labels: l, fields: f, rev: rev}, nil
+	return &entry{key: key, obj: obj, raw: value, labels: l, fields: f, rev: rev, out: newEncoded(obj)}, nil
 }
 
 // apply records one storage event. Called with hub.mu held.
@@ -124,7 +126,7 @@ func (c *Cache) apply(ev storage.Event) {
 			return
 		}
 		gone := *prev
-		gone.obj, gone.rev = last, ev.Revision
+		gone.obj, gone.rev, gone.out = last, ev.Revision, newEncoded(last)
 		e = event{typ: watch.Deleted, cur: &gone, rev: ev.Revision}
 	}
 	c.sorted = nil

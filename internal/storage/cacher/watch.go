@@ -48,7 +48,8 @@ type watcher struct {
 }
 
 // Watch starts a watch on the resource. The returned interface's Stop, or
-// ctx ending, ends it. Too old a FromRevision yields ErrTooOld.
+// ctx ending, ends it. Too old a FromRevision yields ErrTooOld. Objects that
+// other watchers receive too come as *Encoded (GetObject gives the object).
 func (c *Cache) Watch(ctx context.Context, p Predicate, opts WatchOptions) (watch.Interface, error) {
 	if opts.BookmarkInterval == 0 {
 		opts.BookmarkInterval = 30 * time.Second
@@ -81,7 +82,7 @@ func (c *Cache) startLocked(w *watcher) ([]watch.Event, int64, error) {
 		if w.opts.InitialEvents {
 			for _, e := range c.sortedLocked() {
 				if w.pred.matches(e) {
-					initial = append(initial, watch.Event{Type: watch.Added, Object: e.obj})
+					initial = append(initial, watch.Event{Type: watch.Added, Object: e.out})
 				}
 			}
 		}
@@ -117,11 +118,11 @@ func (w *watcher) convert(e event) (watch.Event, bool) {
 	}
 	switch {
 	case e.typ == watch.Deleted && prevPasses:
-		return watch.Event{Type: watch.Deleted, Object: e.cur.obj}, true
+		return watch.Event{Type: watch.Deleted, Object: e.cur.out}, true
 	case curPasses && !prevPasses:
-		return watch.Event{Type: watch.Added, Object: e.cur.obj}, true
+		return watch.Event{Type: watch.Added, Object: e.cur.out}, true
 	case curPasses && prevPasses:
-		return watch.Event{Type: watch.Modified, Object: e.cur.obj}, true
+		return watch.Event{Type: watch.Modified, Object: e.cur.out}, true
 	case !curPasses && prevPasses:
 		old := e.prev.obj.DeepCopyObject()
 		if err := setResourceVersion(old, e.rev); err != nil {

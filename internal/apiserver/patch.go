@@ -154,12 +154,14 @@ func (p *patcher) mutate(current runtime.Object) (runtime.Object, error) {
 	if current == nil {
 		return nil, apierrors.NewNotFound(p.store.Resource(), p.req.Name)
 	}
-	obj := p.store.New()
+	var obj runtime.Object
 	if p.patchType == types.StrategicMergePatchType {
-		if err := p.applyStrategic(current, obj); err != nil {
+		var err error
+		if obj, err = p.applyStrategic(current); err != nil {
 			return nil, err
 		}
 	} else {
+		obj = p.store.New()
 		original, err := runtime.Encode(unstructuredJSON, current)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
@@ -213,13 +215,10 @@ func (p *patcher) serverSideApply(current runtime.Object) (runtime.Object, error
 // applyStrategic is upstream's strategicPatchObject: the patch is merged
 // into the object's map form and converted back without a JSON round trip;
 // strict-decoding problems are 422s on the field "patch".
-func (p *patcher) applyStrategic(current, obj runtime.Object) error {
-	originalMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(current)
-	if err != nil {
-		return apierrors.NewInternalError(err)
-	}
+func (p *patcher) applyStrategic(current runtime.Object) (runtime.Object, error) {
 	patchMap := map[string]any{}
 	var strictErrs []error
+	var err error
 	validate := p.directive != metav1.FieldValidationIgnore
 	if validate {
 		strictErrs, err = kjson.UnmarshalStrict(p.patch, &patchMap)
@@ -227,32 +226,97 @@ func (p *patcher) applyStrategic(current, obj runtime.Object) error {
 		err = kjson.UnmarshalCaseSensitivePreserveInts(p.patch, &patchMap)
 	}
 	if err != nil {
-		return apierrors.NewBadRequest(err.Error())
+		return nil, apierrors.NewBadRequest(err.Error())
 	}
-	patchedMap, err := strategicpatch.StrategicMergeMapPatch(originalMap, patchMap, p.store.New())
+	var obj runtime.Object
+	if _, ok := patchMap["metadata"]; ok && len(patchMap) == 1 {
+		obj, err = strategicMetadata(current, patchMap, p.store.New, validate)
+	} else {
+		obj, err = strategicWhole(current, patchMap, p.store.New, validate)
+	}
 	if err != nil {
-		return interpretStrategicMergePatchError(err)
-	}
-	invalid := func(msg string) error {
-		return apierrors.NewInvalid(schema.GroupKind{}, "", field.ErrorList{field.Invalid(field.NewPath("patch"), fmt.Sprintf("%+v", patchMap), msg)})
-	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(patchedMap, obj, validate); err != nil {
 		se, isStrict := runtime.AsStrictDecodingError(err)
 		if !isStrict {
-			return invalid(err.Error())
+			return nil, err
 		}
 		strictErrs = append(strictErrs, se.Errors()...)
 	}
 	if len(strictErrs) == 0 {
-		return nil
+		return obj, nil
 	}
 	if p.directive == metav1.FieldValidationStrict {
-		return invalid(runtime.NewStrictDecodingError(strictErrs).Error())
+		return nil, invalidPatch(patchMap, runtime.NewStrictDecodingError(strictErrs).Error())
 	}
 	for _, e := range strictErrs {
 		warning.AddWarning(p.ctx, "", e.Error())
 	}
-	return nil
+	return obj, nil
+}
+
+// strategicWhole merges the patch into the whole object, as upstream does.
+// A strict decoding error comes back with the object.
+func strategicWhole(current runtime.Object, patchMap map[string]any, newObj func() runtime.Object, validate bool) (runtime.Object, error) {
+	originalMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(current)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	patchedMap, err := strategicpatch.StrategicMergeMapPatch(originalMap, patchMap, newObj())
+	if err != nil {
+		return nil, interpretStrategicMergePatchError(err)
+	}
+	obj := newObj()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(patchedMap, obj, validate); err != nil {
+		if _, isStrict := runtime.AsStrictDecodingError(err); !isStrict {
+			return nil, invalidPatch(patchMap, err.Error())
+		}
+		return obj, err
+	}
+	return obj, nil
+}
+
+// metadataOf is the JSON shape of an object's metadata alone. Its field name
+// makes conversion errors name "metadata.<field>", as for a whole object.
+type metadataOf struct {
+	Metadata metav1.ObjectMeta `json:"metadata"`
+}
+
+// strategicMetadata merges a patch of nothing but metadata (the controllers'
+// finalizer and ownerReference patches) into the object's metadata alone,
+// with the same result as strategicWhole: a strategic merge leaves the keys
+// a patch does not name as they are. Converting a whole Pod to a map and
+// back was most of the cost of such a patch.
+func strategicMetadata(current runtime.Object, patchMap map[string]any, newObj func() runtime.Object, validate bool) (runtime.Object, error) {
+	obj := current.DeepCopyObject()
+	accessor, ok := obj.(metav1.ObjectMetaAccessor)
+	if !ok {
+		return strategicWhole(current, patchMap, newObj, validate)
+	}
+	m, ok := accessor.GetObjectMeta().(*metav1.ObjectMeta)
+	if !ok {
+		return strategicWhole(current, patchMap, newObj, validate)
+	}
+	original, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&metadataOf{Metadata: *m})
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	patched, err := strategicpatch.StrategicMergeMapPatch(original, patchMap, newObj())
+	if err != nil {
+		return nil, interpretStrategicMergePatchError(err)
+	}
+	var out metadataOf
+	err = runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(patched, &out, validate)
+	if err != nil {
+		if _, isStrict := runtime.AsStrictDecodingError(err); !isStrict {
+			return nil, invalidPatch(patchMap, err.Error())
+		}
+	}
+	*m = out.Metadata
+	return obj, err
+}
+
+// invalidPatch is upstream's 422 for a patch whose result does not decode.
+func invalidPatch(patchMap map[string]any, msg string) error {
+	return apierrors.NewInvalid(schema.GroupKind{}, "", field.ErrorList{field.Invalid(field.NewPath("patch"), fmt.Sprintf("%+v", patchMap), msg)})
 }
 
 // unstructuredJSON encodes typed objects to JSON without type changes.

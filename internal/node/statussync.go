@@ -27,6 +27,12 @@ func (a *Agent) syncStatus(ctx context.Context, key cache.ObjectName) error {
 		return nil
 	}
 	pod := w.latest()
+	if cached, err := a.podLister.Pods(key.Namespace).Get(key.Name); apierrors.IsNotFound(err) || (err == nil && cached.UID != w.uid) {
+		// Already gone from the API (deleted with grace 0 and no finalizers
+		// left): there is nothing to write to, as the kubelet's status
+		// manager finds with its GET.
+		return nil
+	}
 	for attempt := 1; ; attempt++ {
 		status := w.buildStatus(pod, metav1.NewTime(a.clock.Now()).Rfc3339Copy())
 		if statusEqual(&pod.Status, &status) {

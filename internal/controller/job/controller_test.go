@@ -49,6 +49,23 @@ func TestController_Sync_CreatesPodsUpToParallelism(t *testing.T) {
 	}
 }
 
+// TestController_Sync_CreatesAtMostMaxPerSync: a sync creates at most
+// maxPodCreateDeletePerSync pods (1,000; upstream 500) and reports them
+// active; the rest come in the next sync.
+func TestController_Sync_CreatesAtMostMaxPerSync(t *testing.T) {
+	t.Parallel()
+	job := newJob("j", 1200, 1200)
+	f := newFixture(t, job)
+	f.sync(job)
+
+	if got := len(f.createdPods()); got != maxPodCreateDeletePerSync {
+		t.Errorf("pods created in one sync = %d, want %d", got, maxPodCreateDeletePerSync)
+	}
+	if got := f.lastStatus().Active; got != maxPodCreateDeletePerSync {
+		t.Errorf("status.active = %d, want %d", got, maxPodCreateDeletePerSync)
+	}
+}
+
 func TestController_Sync_CompletesAfterSuccess(t *testing.T) {
 	t.Parallel()
 	job := newJob("j", 1, 1, started(time.Minute))

@@ -159,6 +159,11 @@ func (s *Store) Namespaced() bool { return s.namespaced }
 // New returns an empty object of the resource's kind.
 func (s *Store) New() runtime.Object { return s.cfg.NewFunc() }
 
+// CacheGeneration changes whenever the store's watch cache does: what is
+// derived from cached reads stays current while it returns the same value
+// (see cacher.Cache.Generation).
+func (s *Store) CacheGeneration() uint64 { return s.cache.Generation() }
+
 // NewList returns an empty list of the resource's kind.
 func (s *Store) NewList() runtime.Object { return s.cfg.NewListFunc() }
 

@@ -3,6 +3,8 @@ package rbac
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
@@ -14,13 +16,30 @@ import (
 type ListGetter interface {
 	Get(ctx context.Context, namespace, name string, opts metav1.GetOptions) (runtime.Object, error)
 	List(ctx context.Context, namespace string, opts *metainternalversion.ListOptions) (runtime.Object, error)
+	// CacheGeneration changes whenever the cache List reads from does.
+	CacheGeneration() uint64
 }
 
 // Lister serves the RBAC authorizer (auth.RBACLister) from the stores'
 // watch caches (resourceVersion "0" reads: no etcd round trip per request).
-// Returned objects are shared with the cache and must not be modified.
+// Returned objects and slices are shared and must not be modified.
+//
+// Every request is authorized, and most read the bindings, which rarely
+// change: the lists of bindings are kept until their cache changes, instead
+// of being copied out of it for each request.
 type Lister struct {
 	roles, roleBindings, clusterRoles, clusterRoleBindings ListGetter
+
+	clusterBindings atomic.Pointer[snapshot[*rbacv1.ClusterRoleBinding]]
+	mu              sync.Mutex
+	bindingsGen     uint64
+	bindings        map[string][]*rbacv1.RoleBinding // by namespace, for bindingsGen
+}
+
+// snapshot is a list read when its cache's generation was gen.
+type snapshot[T any] struct {
+	gen   uint64
+	items []T
 }
 
 // NewLister reads the four kinds from their stores.
@@ -51,6 +70,31 @@ func (l *Lister) GetClusterRole(ctx context.Context, name string) (*rbacv1.Clust
 }
 
 func (l *Lister) ListRoleBindings(ctx context.Context, namespace string) ([]*rbacv1.RoleBinding, error) {
+	// The generation is loaded before the list is read: a change in
+	// between makes the next call read again (see cacher.Cache.Generation).
+	gen := l.roleBindings.CacheGeneration()
+	l.mu.Lock()
+	if l.bindingsGen == gen {
+		if items, ok := l.bindings[namespace]; ok {
+			l.mu.Unlock()
+			return items, nil
+		}
+	}
+	l.mu.Unlock()
+	items, err := l.listRoleBindings(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	if l.bindingsGen != gen || l.bindings == nil {
+		l.bindingsGen, l.bindings = gen, map[string][]*rbacv1.RoleBinding{}
+	}
+	l.bindings[namespace] = items
+	l.mu.Unlock()
+	return items, nil
+}
+
+func (l *Lister) listRoleBindings(ctx context.Context, namespace string) ([]*rbacv1.RoleBinding, error) {
 	obj, err := l.roleBindings.List(ctx, namespace, cachedList())
 	if err != nil {
 		return nil, err
@@ -67,6 +111,19 @@ func (l *Lister) ListRoleBindings(ctx context.Context, namespace string) ([]*rba
 }
 
 func (l *Lister) ListClusterRoleBindings(ctx context.Context) ([]*rbacv1.ClusterRoleBinding, error) {
+	gen := l.clusterRoleBindings.CacheGeneration()
+	if snap := l.clusterBindings.Load(); snap != nil && snap.gen == gen {
+		return snap.items, nil
+	}
+	items, err := l.listClusterRoleBindings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.clusterBindings.Store(&snapshot[*rbacv1.ClusterRoleBinding]{gen: gen, items: items})
+	return items, nil
+}
+
+func (l *Lister) listClusterRoleBindings(ctx context.Context) ([]*rbacv1.ClusterRoleBinding, error) {
 	obj, err := l.clusterRoleBindings.List(ctx, "", cachedList())
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/fields"
@@ -62,6 +63,11 @@ type Cache struct {
 	size     int
 	oldest   int64
 	watchers map[*watcher]struct{}
+
+	// generation counts changes to items. It is bumped after each change,
+	// under hub.mu, so a reader that loads it before reading the cache and
+	// finds it unchanged later knows its read is still current.
+	generation atomic.Uint64
 }
 
 func newCache(h *Hub, prefix string, decode DecodeFunc, attrs AttrFunc, historySize int) *Cache {
@@ -84,6 +90,7 @@ func (c *Cache) replace(kvs []storage.KeyValue, rev int64) {
 		}
 	}
 	c.head, c.size, c.oldest = 0, 0, rev
+	c.generation.Add(1)
 	c.stopWatchers()
 }
 
@@ -130,6 +137,7 @@ func (c *Cache) apply(ev storage.Event) {
 		e = event{typ: watch.Deleted, cur: &gone, rev: ev.Revision}
 	}
 	c.sorted = nil
+	c.generation.Add(1)
 	c.record(e)
 	for w := range c.watchers {
 		if !w.send(e) {
@@ -191,6 +199,11 @@ func (p Predicate) matches(e *entry) bool {
 	}
 	return true
 }
+
+// Generation changes whenever the cache's content does. Something derived
+// from the cache (an index, a snapshot) and tagged with the generation
+// loaded before it was built is current while Generation returns that value.
+func (c *Cache) Generation() uint64 { return c.generation.Load() }
 
 // Get returns the cached object at key (shared: do not mutate), its stored
 // bytes, and whether it exists. The cache may lag etcd slightly; use it as a

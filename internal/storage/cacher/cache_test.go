@@ -92,13 +92,19 @@ func TestCache_List_PrefixesSelectorsAndChanges(t *testing.T) {
 		}
 	}
 
-	// Changes reach the next list: the sorted snapshot is rebuilt.
+	// Changes reach the next list: the sorted snapshot is rebuilt. Each
+	// change moves the generation; a delete of something never seen does not.
+	gen := c.Generation()
 	c.hub.mu.Lock()
 	put := configMapKV(t, "a", "v", 6, nil)
 	c.apply(storage.Event{Type: storage.EventPut, Key: put.Key, Value: put.Value, Revision: put.Revision, Create: true})
 	c.apply(storage.Event{Type: storage.EventDelete, Key: "/configmaps/a/y", Revision: 7})
+	c.apply(storage.Event{Type: storage.EventDelete, Key: "/configmaps/a/never", Revision: 7})
 	c.hub.rev = 7
 	c.hub.mu.Unlock()
+	if got := c.Generation(); got != gen+2 {
+		t.Errorf("generation after two changes = %d, want %d", got, gen+2)
+	}
 	if diff := cmp.Diff([]string{"a/v", "a/w", "ab/z", "b/x"}, listNames(t, c, Predicate{})); diff != "" {
 		t.Errorf("after a put and a delete (-want +got):\n%s", diff)
 	}

@@ -53,9 +53,9 @@ func TestEncoded_EncodesOncePerEncoder(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for i, c := range calls {
-		if c.Load() != 1 {
-			t.Errorf("encoder %d ran %d times, want 1", i, c.Load())
+	for i := range calls {
+		if n := calls[i].Load(); n != 1 {
+			t.Errorf("encoder %d ran %d times, want 1", i, n)
 		}
 	}
 	if pod.APIVersion != "" || pod.Kind != "" {

@@ -88,6 +88,45 @@ func TestAgent_Process_ReadinessProbeGatesReady(t *testing.T) {
 	e.waitPod(t, "readiness", 30*time.Second, notReady)
 }
 
+func TestAgent_Process_HTTPReadinessProbe_ContainerServesAfterAFile(t *testing.T) {
+	t.Parallel()
+	e := newProcessEnv(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("up\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	pod := flagPod("http-ready", corev1.RestartPolicyAlways, dir)
+	c := &pod.Spec.Containers[0]
+	c.Command = []string{"sh", "-c", "while [ ! -f /flag/go ]; do sleep 0.1; done; exec httpd -f -p 127.0.0.1:" + strconv.Itoa(port) + " -h /flag"}
+	c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: int32(port)}}
+	c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/index.html", Port: intstr.FromString("http")}},
+		PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 2, FailureThreshold: 1}
+	e.create(t, pod)
+	e.waitPod(t, "http-ready", 30*time.Second, func(p *corev1.Pod) bool {
+		return mainStatus(p).State.Running != nil && !mainStatus(p).Ready
+	})
+	testPollEvent(t, e, "http-ready", "Unhealthy", "Readiness probe failed: Get \"http://127.0.0.1:"+strconv.Itoa(port)+"/index.html\": dial tcp")
+
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.waitPod(t, "http-ready", 30*time.Second, func(p *corev1.Pod) bool {
+		return mainStatus(p).Ready && podCondition(p, corev1.PodReady).Status == corev1.ConditionTrue
+	})
+}
+
+// freePort returns a local port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 func TestAgent_Process_LivenessProbeFailureRestarts(t *testing.T) {
 	t.Parallel()
 	e := newProcessEnv(t)

@@ -65,6 +65,9 @@ func (w *podWorker) startProbes(ctx context.Context, st *ctrState, c *corev1.Con
 		kind probeKind
 		spec *corev1.Probe
 	}{{probeStartup, c.StartupProbe}, {probeReadiness, c.ReadinessProbe}, {probeLiveness, c.LivenessProbe}}
+	if c.StartupProbe == nil && c.ReadinessProbe == nil && c.LivenessProbe == nil {
+		return nil // most containers: nothing to run, nothing to allocate
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	set := &probeSet{cancel: cancel, readinessTrigger: make(chan struct{}, 1)}
 	for _, s := range specs {

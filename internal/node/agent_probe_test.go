@@ -62,6 +62,10 @@ func TestAgent_Process_ReadinessProbeGatesReady(t *testing.T) {
 	pod := flagPod("readiness", corev1.RestartPolicyAlways, dir)
 	pod.Spec.Containers[0].ReadinessProbe = execProbe("test", "-f", "/flag/ready")
 	e.create(t, pod)
+	badPort := testPod("readiness-bad-port", corev1.RestartPolicyAlways, shC("main", "exec sleep 600"))
+	badPort.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("nope")}},
+		PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1}
+	e.create(t, badPort)
 	notReady := func(p *corev1.Pod) bool {
 		cs, ready, ctrs := mainStatus(p), podCondition(p, corev1.PodReady), podCondition(p, corev1.ContainersReady)
 		return p.Status.Phase == corev1.PodRunning && cs.State.Running != nil && started(cs) && !cs.Ready &&
@@ -70,6 +74,10 @@ func TestAgent_Process_ReadinessProbeGatesReady(t *testing.T) {
 	}
 	e.waitPod(t, "readiness", 30*time.Second, notReady)
 	testPollEvent(t, e, "readiness", "Unhealthy", "Readiness probe failed: ")
+	testPollEvent(t, e, "readiness-bad-port", "Unhealthy", `Readiness probe errored and resulted in unknown state: strconv.Atoi: parsing "nope": invalid syntax`)
+	if got := e.waitPod(t, "readiness-bad-port", time.Second, phaseIs(corev1.PodRunning)); mainStatus(got).Ready {
+		t.Errorf("a probe that cannot run made the container ready: %s", describe(got))
+	}
 
 	if err := os.WriteFile(filepath.Join(dir, "ready"), nil, 0o644); err != nil {
 		t.Fatal(err)

@@ -265,7 +265,7 @@ func resolvePort(param intstr.IntOrString, c *corev1.Container) (int, error) {
 		if !found {
 			n, err := strconv.Atoi(param.StrVal)
 			if err != nil {
-				return 0, fmt.Errorf("port %s not found: %w", param.StrVal, err)
+				return 0, err // unwrapped: the kubelet's event shows strconv's message alone
 			}
 			port = n
 		}

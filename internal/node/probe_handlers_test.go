@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,7 +92,7 @@ func TestProber_HTTPGet(t *testing.T) {
 		"400 fails":                             {httpProbe("/status/400", intstr.FromInt32(int32(port))), probeResult{Outcome: outcomeFailure, Output: "HTTP probe failed with statuscode: 400"}},
 		"500 fails":                             {httpProbe("/status/500", intstr.FromInt32(int32(port))), probeResult{Outcome: outcomeFailure, Output: "HTTP probe failed with statuscode: 500"}},
 		"unknown named port errors": {httpProbe("/ok", intstr.FromString("nope")),
-			probeResult{Outcome: outcomeFailure, Err: `port nope not found: strconv.Atoi: parsing "nope": invalid syntax`}},
+			probeResult{Outcome: outcomeFailure, Err: `strconv.Atoi: parsing "nope": invalid syntax`}},
 		"port out of range errors": {httpProbe("/ok", intstr.FromInt32(70000)),
 			probeResult{Outcome: outcomeFailure, Err: "invalid port number: 70000"}},
 	}
@@ -139,16 +140,23 @@ func TestProber_HTTPGet_ConnectionRefusedFails(t *testing.T) {
 	}
 }
 
-// closedPort returns a local port nobody listens on.
+// closedPort returns a local port that refuses connections for the whole
+// test: a socket bound to it that never listens keeps others off it.
 func closedPort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port
 }
 
 func TestProber_TCPSocket(t *testing.T) {

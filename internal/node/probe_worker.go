@@ -159,7 +159,7 @@ func (pw *probeWorker) probeOnce(ctx context.Context) bool {
 	ref := containerRef(pw.w.latest(), pw.target.c.Name)
 	if err != nil {
 		pw.w.logger.Debug("probe errored", "probe", pw.kind.String(), "container", pw.target.c.Name, "err", err)
-		pw.w.a.recorder.Eventf(ref, corev1.EventTypeWarning, eventUnhealthy, "%s probe errored: %v", pw.kind, err)
+		pw.w.a.recorder.Eventf(ref, corev1.EventTypeWarning, eventUnhealthy, "%s probe errored and resulted in unknown state: %v", pw.kind, err)
 		return true // an error is not a result: thrown away, as the kubelet
 	}
 	switch outcome {

@@ -129,6 +129,22 @@ func TestProber_HTTPGet(t *testing.T) {
 	})
 }
 
+func TestProber_HTTPGet_HTTPSWithoutVerification(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("secure")) }))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	host, portStr, _ := net.SplitHostPort(u.Host)
+	port, _ := strconv.Atoi(portStr)
+	p := newProber(networkRuntime{crt.NewFake()})
+	spec := &corev1.Probe{TimeoutSeconds: 2, ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+		Path: "/", Port: intstr.FromInt32(int32(port)), Scheme: corev1.URISchemeHTTPS}}}
+	got := runProbe(t, p, spec, probeTarget{id: "pod_main_0", c: &corev1.Container{Name: "main"}, podIP: host})
+	if diff := cmp.Diff(probeResult{Outcome: outcomeSuccess, Output: "secure"}, got); diff != "" {
+		t.Errorf("HTTPS probe of a self-signed server (-want +got):\n%s", diff)
+	}
+}
+
 func TestProber_HTTPGet_ConnectionRefusedFails(t *testing.T) {
 	t.Parallel()
 	port := closedPort(t)

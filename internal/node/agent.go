@@ -80,6 +80,8 @@ type Agent struct {
 	client kubernetes.Interface
 	rt     crt.Runtime
 	clock  clock.WithTickerAndDelayedExecution
+	// prober runs the containers' probe handlers (probe_handlers.go).
+	prober *prober
 
 	factory   informers.SharedInformerFactory
 	podLister corelisters.PodLister
@@ -124,7 +126,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, errors.New("node agent: NodeName is empty and the host name is unknown")
 	}
 	a := &Agent{
-		cfg: cfg, client: cfg.Client, rt: cfg.Runtime, clock: cfg.Clock,
+		cfg: cfg, client: cfg.Client, rt: cfg.Runtime, clock: cfg.Clock, prober: newProber(cfg.Runtime),
 		logger:  cfg.Logger.With("component", "node-agent", "node", cfg.NodeName),
 		workers: map[cache.ObjectName]*podWorker{}, lost: map[types.UID]bool{},
 		ready: make(chan struct{}),

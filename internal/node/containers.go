@@ -43,7 +43,7 @@ func (w *podWorker) runContainerLoop(ctx context.Context, st *ctrState, c *corev
 		if w.stopping() {
 			return code, false
 		}
-		if !shouldRestart(policy, code) {
+		if !shouldRestart(policy, code) && !w.restartAfterProbeKill(st, policy) {
 			return code, true
 		}
 		delay := w.prepareRestart(st, c.Name)
@@ -91,10 +91,13 @@ func (w *podWorker) runOnce(ctx context.Context, st *ctrState, spec crt.Containe
 	w.mu.Lock()
 	st.id = id
 	st.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started).Rfc3339Copy()}}
+	st.started, st.ready, st.probeKilled = c.StartupProbe == nil, c.ReadinessProbe == nil, false
 	w.mu.Unlock()
 	w.notify()
 	w.a.recorder.Eventf(w.latest(), corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	probes := w.startProbes(ctx, st, c, id, started)
 	exit := w.waitContainer(ctx, id)
+	probes.stop()
 	msg, _ := rt.TerminationMessage(ctx, id, c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError)
 	if msg == "" {
 		msg = exit.Message

@@ -13,9 +13,13 @@
 // with the pod's grace period (SIGTERM, then SIGKILL), writes the terminal
 // status, then confirms the deletion with a DELETE of grace 0 and the pod's
 // UID as precondition. activeDeadlineSeconds fails the pod with reason
-// DeadlineExceeded. Readiness/liveness probes and lifecycle hooks are not
-// run: a running container is ready. Restartable (sidecar) init containers
-// run like ordinary init containers.
+// DeadlineExceeded. Startup, liveness and readiness probes run as the
+// kubelet's (exec, httpGet, tcpSocket, grpc; see probe.go): the startup probe
+// gates the others, readiness drives containerStatuses[].ready and the
+// Ready condition, a failed liveness or startup probe kills the container,
+// which restarts unless the restartPolicy is Never. Lifecycle hooks are not
+// run. Restartable (sidecar) init containers run like ordinary init
+// containers.
 //
 // The package also serves two API subresources: pods/log (LogHandler) and
 // pods/eviction (EvictionHandler).

@@ -118,5 +118,12 @@ func fakeBehavior(pod *corev1.Pod) (crt.FakeBehavior, error) {
 		}
 		fb.ExitCode = int32(n)
 	}
+	if v, ok := pod.Annotations[crt.AnnotationFakeExecExitCode]; ok {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			return fb, fmt.Errorf("invalid annotation %s=%q: %w", crt.AnnotationFakeExecExitCode, v, err)
+		}
+		fb.ExecExitCode = int32(n)
+	}
 	return fb, nil
 }

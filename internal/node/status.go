@@ -94,7 +94,7 @@ func (w *podWorker) conditions(phase corev1.PodPhase) []corev1.PodCondition {
 	ready := corev1.PodCondition{Status: corev1.ConditionTrue}
 	var unready []string
 	for _, st := range w.ctrStates {
-		if st.state.Running == nil {
+		if st.state.Running == nil || !st.started || !st.ready {
 			unready = append(unready, st.name)
 		}
 	}
@@ -120,10 +120,11 @@ func containerStatuses(states []*ctrState) []corev1.ContainerStatus {
 	out := make([]corev1.ContainerStatus, 0, len(states))
 	for _, st := range states {
 		running := st.state.Running != nil
+		started := running && st.started
 		cs := corev1.ContainerStatus{
 			Name: st.name, Image: st.image, ImageID: st.image, RestartCount: st.restartCount,
 			State: *st.state.DeepCopy(), LastTerminationState: *st.last.DeepCopy(),
-			Ready: running, Started: &running,
+			Ready: started && st.ready, Started: &started,
 		}
 		if st.init {
 			t := st.state.Terminated

@@ -44,6 +44,10 @@ type ctrState struct {
 	id    crt.ContainerID
 	state corev1.ContainerState
 	last  corev1.ContainerState
+	// Probe results of the current attempt (see probe.go): started (startup
+	// probe passed, or none), ready (readiness probe passed, or none) and
+	// probeKilled (a liveness or startup probe failure stopped it).
+	started, ready, probeKilled bool
 }
 
 // terminalStatus is the pod's final phase once decided.

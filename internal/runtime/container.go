@@ -26,6 +26,9 @@ type container struct {
 	startedAt time.Time
 	cg        *cgroup
 	recovered bool
+	// exec is how ExecSync runs commands like the workload; nil for
+	// recovered containers.
+	exec *execEnv
 
 	// starting marks an ID reserved by an in-flight StartContainer; guarded by
 	// Process.mu and cleared (under it) when the start succeeds.

@@ -16,9 +16,12 @@
 //     their mountPath, sets the hostname and credentials, and execs the
 //     workload. Output goes to CRI-format log files under the data directory.
 //     Memory and CPU limits use cgroup v2 when delegated, else writable
-//     cgroup v1, else are not enforced (Capabilities says which).
+//     cgroup v1, else are not enforced (Capabilities says which). ExecSync
+//     (exec probes) runs a command in a running container through
+//     util-linux nsenter.
 //   - Fake (NewFake): containers run nothing and finish at once or as
-//     FakeBehavior says; for benchmarks and scale tests.
+//     FakeBehavior says; ExecSync answers with FakeBehavior.ExecExitCode;
+//     for benchmarks and scale tests.
 //
 // Images are not pulled: an ImageResolver maps a reference to a root file
 // system. The built-in resolver (BuiltinImages) serves busybox images of any

@@ -25,6 +25,10 @@ var (
 	ErrBusyboxMissing = errors.New("busybox binary not found (install the Debian package busybox-static)")
 	// ErrStopTimeout: the container survived SIGKILL for the whole KillTimeout.
 	ErrStopTimeout = errors.New("container did not exit after SIGKILL")
+	// ErrNotRunning: the container has exited (ExecSync needs a running one).
+	ErrNotRunning = errors.New("container is not running")
+	// ErrExecTimeout: ExecSync's command outlived its timeout and was killed.
+	ErrExecTimeout = errors.New("exec timed out")
 	// ErrClosed: the runtime has been closed.
 	ErrClosed = errors.New("runtime closed")
 )

@@ -303,7 +303,24 @@ func (f *Fake) TerminationMessage(ctx context.Context, id ContainerID, fallbackT
 	return buf.String(), nil
 }
 
+// ExecSync implements Runtime: it runs nothing. A running container answers
+// every command (cmd may be empty: the agent sends the fake its httpGet,
+// tcpSocket and grpc probes too, see Capabilities.Network) with exit code
+// FakeBehavior.ExecExitCode and no output; an exited one with ErrNotRunning.
+func (f *Fake) ExecSync(_ context.Context, id ContainerID, _ []string, _ time.Duration) (ExecResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return ExecResult{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if isClosed(c.done) {
+		return ExecResult{}, fmt.Errorf("%w: %s", ErrNotRunning, id)
+	}
+	return ExecResult{ExitCode: c.behavior.ExecExitCode}, nil
+}
+
 // Capabilities implements Runtime: the fake pretends to support everything.
 func (f *Fake) Capabilities() Capabilities {
-	return Capabilities{Namespaces: true, Reason: "fake runtime: no processes run"}
+	return Capabilities{Namespaces: true, Reason: "fake runtime: no processes run, probes answer with FakeBehavior.ExecExitCode"}
 }

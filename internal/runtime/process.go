@@ -107,6 +107,7 @@ func NewProcess(cfg ProcessConfig) (*Process, error) {
 
 // detectCapabilities probes namespaces and cgroups.
 func (p *Process) detectCapabilities(cfg ProcessConfig) {
+	p.caps.Network = true // containers are host processes
 	var reasons []string
 	switch {
 	case cfg.DisableNamespaces:

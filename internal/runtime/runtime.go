@@ -73,9 +73,28 @@ type Runtime interface {
 	// its log instead (upstream's FallbackToLogsOnError).
 	TerminationMessage(ctx context.Context, id ContainerID, fallbackToLogsOnError bool) (string, error)
 
+	// ExecSync runs cmd in the running container id as its workload runs
+	// (see the implementations for how close that is) and returns the
+	// command's exit status and combined output, at most MaxExecOutput
+	// bytes. When timeout > 0 passes first, the command is killed and the
+	// error is ErrExecTimeout. A missing container gives ErrNotFound, an
+	// exited one ErrNotRunning. A non-zero exit is not an error.
+	ExecSync(ctx context.Context, id ContainerID, cmd []string, timeout time.Duration) (ExecResult, error)
+
 	// Capabilities reports what this runtime can do on this host.
 	Capabilities() Capabilities
 }
+
+// ExecResult is the outcome of ExecSync.
+type ExecResult struct {
+	// ExitCode of the command, 128+signal when a signal ended it.
+	ExitCode int32
+	// Output is stdout and stderr interleaved, cut at MaxExecOutput bytes.
+	Output []byte
+}
+
+// MaxExecOutput caps ExecResult.Output (the kubelet's exec probe reads 10 KiB).
+const MaxExecOutput = 10 * 1024
 
 // ContainerID identifies one start of one container: "<podUID>_<name>_<attempt>".
 type ContainerID string
@@ -146,6 +165,11 @@ type Capabilities struct {
 	Namespaces bool
 	// CgroupVersion is 1 or 2 when memory/CPU limits are enforced, 0 when not.
 	CgroupVersion int
+	// Network: containers share the host's network, so httpGet, tcpSocket
+	// and grpc probes reach what they serve at the node IP. False for the
+	// fake runtime, whose containers serve nothing: the agent answers those
+	// probes with ExecSync instead (see Fake.ExecSync).
+	Network bool
 	// Busybox is the busybox binary serving busybox images, "" if missing.
 	Busybox string
 	// Reason explains missing features, for logs and events.
@@ -241,7 +265,8 @@ type Mount struct {
 }
 
 // FakeBehavior sets what a fake container does. The agent maps the pod
-// annotations skiff.dev/fake-duration and skiff.dev/fake-exit-code to it.
+// annotations skiff.dev/fake-duration, skiff.dev/fake-exit-code and
+// skiff.dev/fake-exec-exit-code to it.
 type FakeBehavior struct {
 	// Duration the container runs before exiting by itself; 0 exits at once,
 	// negative runs until stopped.
@@ -253,12 +278,18 @@ type FakeBehavior struct {
 	TermDelay time.Duration
 	// Output is written to the container's log when it starts.
 	Output string
+	// ExecExitCode is the exit code of every ExecSync in the container,
+	// and so the result of its probes (0: they succeed).
+	ExecExitCode int32
 }
 
 // Annotations the agent maps to FakeBehavior.
 const (
 	AnnotationFakeDuration = "skiff.dev/fake-duration"
 	AnnotationFakeExitCode = "skiff.dev/fake-exit-code"
+	// AnnotationFakeExecExitCode sets FakeBehavior.ExecExitCode: "1" makes
+	// every probe of the pod's fake containers fail.
+	AnnotationFakeExecExitCode = "skiff.dev/fake-exec-exit-code"
 )
 
 // LogOptions selects what Logs writes, as the pods/log subresource does.

@@ -1,0 +1,190 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// execWaitDelay bounds how long ExecSync waits for the output pipe to close
+// after the command exited (a background child may hold it open).
+const execWaitDelay = 2 * time.Second
+
+// execEnv is what a container's workload was started with, kept so that
+// ExecSync runs commands the same way.
+type execEnv struct {
+	env []string
+	// dir is the working directory in the container's view; "" means "/".
+	dir            string
+	namespaces     bool
+	uid, gid       *uint32
+	groups         []uint32
+	fallbackBinDir string
+}
+
+func newExecEnv(cfg *initConfig) *execEnv {
+	return &execEnv{
+		env: slices.Clone(cfg.Env), dir: cfg.Dir, namespaces: cfg.Namespaces,
+		uid: cfg.UID, gid: cfg.GID, groups: slices.Clone(cfg.Groups), fallbackBinDir: cfg.FallbackBinDir,
+	}
+}
+
+// ExecSync implements Runtime.
+//
+// With namespaces the command runs through util-linux nsenter: in the
+// container's mount, UTS and PID namespaces, chrooted to its root, in its
+// working directory, with its environment and user (nsenter drops the
+// supplementary groups). Without namespaces it runs on the host with the
+// same environment, working directory and credentials. Either way it joins
+// the container's cgroup (when limits are enforced), so that stopping the
+// container also kills it, and gets its own process group, which a timeout
+// or the end of ctx kills with SIGKILL.
+func (p *Process) ExecSync(ctx context.Context, id ContainerID, cmd []string, timeout time.Duration) (ExecResult, error) {
+	if len(cmd) == 0 || cmd[0] == "" {
+		return ExecResult{}, fmt.Errorf("%w: empty exec command", ErrInvalidSpec)
+	}
+	c, err := p.lookup(id)
+	if err != nil {
+		return ExecResult{}, err
+	}
+	if c.exited() {
+		return ExecResult{}, fmt.Errorf("%w: %s", ErrNotRunning, id)
+	}
+	if c.exec == nil {
+		return ExecResult{}, fmt.Errorf("exec in %s, recovered after a restart: %w", id, errors.ErrUnsupported)
+	}
+	var ec *exec.Cmd
+	if c.exec.namespaces {
+		if ec, err = c.nsenterCommand(cmd); err != nil {
+			return ExecResult{}, err
+		}
+	} else {
+		exe, err := lookExecutable(cmd[0], &initConfig{Env: c.exec.env, FallbackBinDir: c.exec.fallbackBinDir})
+		if err != nil {
+			// As the init helper and nsenter report it: exit code 127.
+			return ExecResult{ExitCode: initExitNotFound, Output: fmt.Appendf(nil, "exec: %q: %v\n", cmd[0], err)}, nil
+		}
+		ec = c.hostCommand(exe, cmd)
+	}
+	return p.runExec(ctx, c, ec, cmd, timeout)
+}
+
+// nsenterCommand runs cmd in the namespaces and root of c's process.
+func (c *container) nsenterCommand(cmd []string) (*exec.Cmd, error) {
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return nil, fmt.Errorf("exec in a container with namespaces needs util-linux nsenter: %w", err)
+	}
+	dir := c.exec.dir
+	if dir == "" {
+		dir = "/"
+	}
+	args := []string{"nsenter", "--target", strconv.Itoa(c.pid), "--mount", "--uts", "--pid", "--root", "--wdns=" + dir}
+	if c.exec.gid != nil {
+		args = append(args, "--setgid", strconv.FormatUint(uint64(*c.exec.gid), 10))
+	}
+	if c.exec.uid != nil {
+		args = append(args, "--setuid", strconv.FormatUint(uint64(*c.exec.uid), 10))
+	}
+	args = append(append(args, "--"), cmd...)
+	return &exec.Cmd{Path: nsenter, Args: args, Env: c.exec.env,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}, nil
+}
+
+// hostCommand runs exe on the host as c's workload runs.
+func (c *container) hostCommand(exe string, cmd []string) *exec.Cmd {
+	dir := c.exec.dir
+	if dir == "" {
+		dir = "/"
+	}
+	ec := &exec.Cmd{Path: exe, Args: cmd, Env: c.exec.env, Dir: dir,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}
+	if e := c.exec; e.uid != nil || e.gid != nil || len(e.groups) > 0 {
+		cred := &syscall.Credential{Uid: uint32(syscall.Geteuid()), Gid: uint32(syscall.Getegid()), Groups: e.groups}
+		if e.uid != nil {
+			cred.Uid = *e.uid
+		}
+		if e.gid != nil {
+			cred.Gid = *e.gid
+		}
+		ec.SysProcAttr.Credential = cred
+	}
+	return ec
+}
+
+// runExec starts ec, waits for it (killing its process group on timeout or
+// when ctx ends) and returns its exit code and output.
+func (p *Process) runExec(ctx context.Context, c *container, ec *exec.Cmd, cmd []string, timeout time.Duration) (ExecResult, error) {
+	out := &cappedBuffer{max: MaxExecOutput}
+	ec.Stdout, ec.Stderr, ec.WaitDelay = out, out, execWaitDelay
+	if err := ec.Start(); err != nil {
+		return ExecResult{}, fmt.Errorf("exec in %s: %w", c.id, err)
+	}
+	pid := ec.Process.Pid
+	if c.cg != nil {
+		if err := c.cg.addProc(pid); err != nil {
+			p.logger.Debug("exec: joining the container's cgroup", "container", c.id, "err", err)
+		}
+	}
+	done := make(chan error, 1) // buffered: the waiter never blocks
+	go func() { done <- ec.Wait() }()
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-expired:
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-done
+		return ExecResult{Output: out.Bytes()}, fmt.Errorf("%w after %s: %s", ErrExecTimeout, timeout, strings.Join(cmd, " "))
+	case <-ctx.Done():
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-done
+		return ExecResult{Output: out.Bytes()}, fmt.Errorf("exec in %s: %w", c.id, ctx.Err())
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.Is(err, exec.ErrWaitDelay) && !errors.As(err, &ee) {
+		return ExecResult{Output: out.Bytes()}, fmt.Errorf("exec in %s: %w", c.id, err)
+	}
+	res := ExecResult{Output: out.Bytes(), ExitCode: int32(ec.ProcessState.ExitCode())}
+	if ws, ok := ec.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.ExitCode = int32(128 + ws.Signal())
+	}
+	return res, nil
+}
+
+// cappedBuffer keeps the first max bytes written to it and discards the
+// rest without failing the writer.
+type cappedBuffer struct {
+	// mu guards buf: stdout and stderr may be copied concurrently.
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - len(b.buf); room > 0 {
+		b.buf = append(b.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// Bytes returns a copy of what was kept.
+func (b *cappedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.buf)
+}

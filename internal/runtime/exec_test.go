@@ -1,0 +1,147 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// startWaiting starts a container that runs until stopped.
+func startWaiting(t *testing.T, rt Runtime, spec ContainerSpec) ContainerID {
+	t.Helper()
+	if spec.PodUID == "" {
+		spec.PodUID = newPodUID(t)
+	}
+	if spec.Name == "" {
+		spec.Name = "c"
+	}
+	id, err := rt.StartContainer(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	t.Cleanup(func() { _ = rt.Remove(context.Background(), id) })
+	return id
+}
+
+func TestProcess_ExecSync_ExitCodesOutputAndEnvironment(t *testing.T) {
+	t.Parallel()
+	for name, disableNS := range map[string]bool{"with namespaces": false, "without namespaces": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := newProcessRuntime(t, ProcessConfig{DisableNamespaces: disableNS})
+			wd := t.TempDir()
+			id := startWaiting(t, p, ContainerSpec{Image: "example.com/app", Command: testTask("wait"),
+				Env: []EnvVar{{"FOO", "bar"}}, WorkingDir: wd})
+			tests := map[string]struct {
+				cmd      []string
+				wantCode int32
+				wantOut  string
+			}{
+				"success with the container's env and working directory": {testTask("env", "FOO", "pwd"), 0, "FOO=bar\n" + wd + "\n"},
+				"failure keeps the output":                               {testTask("echo", "not yet", "exit", "1"), 1, "not yet\n"},
+				"stderr is part of the output":                           {testTask("stderr", "oops", "exit", "3"), 3, "oops\n"},
+				"missing executable exits 127":                           {[]string{"/does/not/exist"}, 127, ""},
+			}
+			for name, tc := range tests {
+				t.Run(name, func(t *testing.T) {
+					res, err := p.ExecSync(context.Background(), id, tc.cmd, 10*time.Second)
+					if err != nil {
+						t.Fatalf("ExecSync: %v", err)
+					}
+					if res.ExitCode != tc.wantCode || (tc.wantOut != "" && string(res.Output) != tc.wantOut) {
+						t.Errorf("ExecSync = %d %q, want %d %q", res.ExitCode, res.Output, tc.wantCode, tc.wantOut)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestProcess_ExecSync_TimeoutKillsTheCommand(t *testing.T) {
+	t.Parallel()
+	p := newProcessRuntime(t, ProcessConfig{})
+	id := startWaiting(t, p, ContainerSpec{Image: "example.com/app", Command: testTask("wait")})
+	begin := time.Now()
+	res, err := p.ExecSync(context.Background(), id, testTask("echo", "started", "sleep", "1m"), 300*time.Millisecond)
+	if !errors.Is(err, ErrExecTimeout) {
+		t.Fatalf("ExecSync error = %v, want ErrExecTimeout", err)
+	}
+	if took := time.Since(begin); took > 5*time.Second {
+		t.Errorf("ExecSync returned after %v, want about the 300ms timeout", took)
+	}
+	if string(res.Output) != "started\n" {
+		t.Errorf("output = %q, want what the command wrote before the timeout", res.Output)
+	}
+}
+
+func TestProcess_ExecSync_SeesTheContainersFiles(t *testing.T) {
+	t.Parallel()
+	p := newProcessRuntime(t, ProcessConfig{})
+	requireNamespaces(t, p)
+	requireBusybox(t, p)
+	marker := "skiff-exec-" + newPodUID(t)
+	id := startWaiting(t, p, ContainerSpec{Image: "busybox", Hostname: "exec-host",
+		Command: []string{"sh", "-c", "touch /tmp/" + marker + " && exec sleep 600"}})
+	pollUntil(t, 20*time.Second, "the container's file visible to exec", func() bool {
+		res, err := p.ExecSync(context.Background(), id, []string{"test", "-f", "/tmp/" + marker}, 10*time.Second)
+		return err == nil && res.ExitCode == 0
+	})
+	if _, err := os.Stat(filepath.Join("/tmp", marker)); err == nil {
+		t.Fatalf("the container's /tmp is the host's: the test proves nothing")
+	}
+	res, err := p.ExecSync(context.Background(), id, []string{"hostname"}, 10*time.Second)
+	if err != nil || res.ExitCode != 0 || string(res.Output) != "exec-host\n" {
+		t.Errorf("hostname = %d %q %v, want the container's hostname", res.ExitCode, res.Output, err)
+	}
+}
+
+func TestRuntime_ExecSync_Errors(t *testing.T) {
+	t.Parallel()
+	for _, h := range harnesses(t) {
+		t.Run(h.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			spec := ContainerSpec{PodUID: newPodUID(t), Name: "c", Image: "example.com/app", Command: testTask("exit", "0")}
+			if h.fake {
+				spec.Command = nil
+			}
+			id, err := h.rt.StartContainer(ctx, spec)
+			if err != nil {
+				t.Fatalf("StartContainer: %v", err)
+			}
+			if _, err := h.rt.Wait(ctx, id); err != nil {
+				t.Fatalf("Wait: %v", err)
+			}
+			if _, err := h.rt.ExecSync(ctx, id, []string{"true"}, time.Second); !errors.Is(err, ErrNotRunning) {
+				t.Errorf("ExecSync on an exited container: %v, want ErrNotRunning", err)
+			}
+			if _, err := h.rt.ExecSync(ctx, "nope_c_0", []string{"true"}, time.Second); !errors.Is(err, ErrNotFound) {
+				t.Errorf("ExecSync on a missing container: %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestFake_ExecSync_AnswersWithExecExitCode(t *testing.T) {
+	t.Parallel()
+	f := NewFake()
+	ctx := context.Background()
+	for name, code := range map[string]int32{"ok": 0, "failing": 1} {
+		id, err := f.StartContainer(ctx, ContainerSpec{PodUID: "p", Name: name, Fake: FakeBehavior{Duration: -1, ExecExitCode: code}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range [][]string{{"cat", "/tmp/healthy"}, nil} {
+			res, err := f.ExecSync(ctx, id, cmd, time.Second)
+			if err != nil || res.ExitCode != code || len(res.Output) != 0 {
+				t.Errorf("%s: ExecSync(%q) = %d %q %v, want %d", name, cmd, res.ExitCode, res.Output, err, code)
+			}
+		}
+	}
+	if f.Capabilities().Network {
+		t.Errorf("the fake claims a network: the agent would probe nothing real")
+	}
+}

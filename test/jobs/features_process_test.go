@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -27,6 +29,7 @@ func TestJob_Features_Process(t *testing.T) {
 		"PodReplacement_TerminatingOrFailed":  featReplacementTerminating,
 		"GracefulTermination_TrapGetsGrace":   featGraceTrap,
 		"GracefulTermination_IgnoredIsKilled": featGraceIgnored,
+		"ReadinessProbe_DrivesStatusReady":    featReadinessProbe,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -181,4 +184,37 @@ func featReplacementTerminating(_ *testing.T, f *framework) {
 		}
 		return "expected 1 active, 1 failed and 0 terminating pods"
 	})
+}
+
+// A readiness probe decides the Job's status.ready: the running pod is not
+// ready until its exec probe finds the file the test creates in a hostPath
+// directory, and is counted ready after.
+func featReadinessProbe(t *testing.T, f *framework) {
+	dir := t.TempDir()
+	job := newTestJob("neverTerminate", "readiness", corev1.RestartPolicyNever, 1, 1, nil, 0)
+	spec := &job.Spec.Template.Spec
+	spec.Volumes[0].VolumeSource = corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}
+	spec.Containers[0].ReadinessProbe = &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-f", "/data/ready"}}},
+		PeriodSeconds: 1,
+	}
+	job = f.createJob(job)
+	f.waitForJobPodsInPhase(job.Name, 1, corev1.PodRunning)
+	pod := f.mustJobPods(job.Name)[0]
+	f.waitForPodCondition(pod.Name, "probed and not ready", func(p *corev1.Pod) (bool, error) {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				return c.Status == corev1.ConditionFalse && c.Reason == "ContainersNotReady" &&
+					len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Running != nil, nil
+			}
+		}
+		return false, nil
+	})
+	if got := f.getJob(job.Name).Status.Ready; got == nil || *got != 0 {
+		t.Errorf("status.ready before the probe passes = %v, want 0", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ready"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.waitForJobReady(job.Name, ptr.To[int32](1))
 }

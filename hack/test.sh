@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Skiff's tests: installs what they need on a fresh Debian machine
-# (busybox-static for busybox images), then unit, integration and e2e tests,
+# (busybox-static for busybox images, util-linux's nsenter for exec probes),
+# then unit, integration and e2e tests,
 # with the race detector on the concurrent packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,15 @@ if ! command -v busybox >/dev/null 2>&1 && [ ! -x /bin/busybox ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
   else
     echo "warning: busybox is missing; install Debian's busybox-static (busybox image tests will fail)" >&2
+  fi
+fi
+
+if ! command -v nsenter >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing util-linux (exec probes enter containers with nsenter)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq util-linux >/dev/null
+  else
+    echo "warning: nsenter is missing; install util-linux (exec probe tests will fail)" >&2
   fi
 fi
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"reflect"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/registry/generic"
 	"github.com/skiff-sh/skiff/internal/scheme"
+	"github.com/skiff-sh/skiff/internal/storage/cacher"
 )
 
 // restrictions tells the negotiator which transformations an endpoint
@@ -108,7 +108,7 @@ func writeObject(ctx context.Context, w http.ResponseWriter, r *http.Request, re
 	if _, ok := out.(*metav1.Status); !ok && !meta.IsListType(out) {
 		// Objects may be shared with the watch cache; the encoder sets type
 		// meta on what it encodes, so give it a private shallow copy.
-		out = shallowCopy(out)
+		out = cacher.ShallowCopy(out)
 	}
 	responsewriters.WriteObjectNegotiated(ns, restrictions{table: true}, gv, w, r, code, out, false)
 	return nil
@@ -190,18 +190,6 @@ func partialMetadataList(obj runtime.Object, gv schema.GroupVersion) (runtime.Ob
 	list.RemainingItemCount = li.GetRemainingItemCount()
 	list.GetObjectKind().SetGroupVersionKind(gv.WithKind("PartialObjectMetadataList"))
 	return list, nil
-}
-
-// shallowCopy copies the top-level struct of a typed object so its type
-// meta can be set without touching the original.
-func shallowCopy(obj runtime.Object) runtime.Object {
-	v := reflect.ValueOf(obj)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return obj
-	}
-	c := reflect.New(v.Elem().Type())
-	c.Elem().Set(v.Elem())
-	return c.Interface().(runtime.Object)
 }
 
 type notAcceptableError struct{ msg string }

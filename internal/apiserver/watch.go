@@ -15,6 +15,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 
 	"github.com/skiff-sh/skiff/internal/scheme"
+	"github.com/skiff-sh/skiff/internal/storage/cacher"
 )
 
 // minRequestTimeout is upstream's --min-request-timeout: a watch without
@@ -114,7 +115,7 @@ func (s *Server) watchObject(ctx context.Context, r *http.Request, req *Request,
 		if cacheable {
 			return obj, nil
 		}
-		return shallowCopy(obj), nil
+		return cacher.ShallowCopy(obj), nil
 	}
 	if cacheable {
 		obj = co.GetObject()

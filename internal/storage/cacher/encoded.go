@@ -47,7 +47,7 @@ func (o *Encoded) CacheEncode(id runtime.Identifier, encode func(runtime.Object,
 		var buf bytes.Buffer
 		// Encoders set the object's apiVersion and kind while they work:
 		// give them a copy of the shared object's top level.
-		e = encoding{id: id, err: encode(shallowCopy(o.obj), &buf)}
+		e = encoding{id: id, err: encode(ShallowCopy(o.obj), &buf)}
 		e.data = buf.Bytes()
 		o.enc = append(o.enc, e)
 	}
@@ -77,8 +77,10 @@ func (o *Encoded) GetObjectKind() schema.ObjectKind { return o.obj.GetObjectKind
 // DeepCopyObject implements runtime.Object.
 func (o *Encoded) DeepCopyObject() runtime.Object { return newEncoded(o.obj.DeepCopyObject()) }
 
-// shallowCopy copies the struct obj points to, sharing everything below it.
-func shallowCopy(obj runtime.Object) runtime.Object {
+// ShallowCopy copies the struct obj points to, sharing everything below it.
+// Encoders set apiVersion and kind on what they encode: objects shared with
+// the watch cache are handed to them as such a copy.
+func ShallowCopy(obj runtime.Object) runtime.Object {
 	v := reflect.ValueOf(obj)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return obj

@@ -46,6 +46,9 @@ for p in Background Foreground Orphan; do
   start fake
   bench cascade --pods 1000 --propagation $p
   stop
+  start fake
+  bench cascade --pods 1000 --propagation $p --wait-running
+  stop
 done
 start fake
 bench lifecycle --jobs 1 --pods 1000

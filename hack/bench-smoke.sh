@@ -15,4 +15,5 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 "$bin/skiff-bench" all --kubeconfig "$data/kubeconfig" --n 20 --pods 3 --jobs 2 --repeat 2 --timeout 120s -q
-echo "bench smoke: 5 passed, 0 failed"
+"$bin/skiff-bench" cascade --kubeconfig "$data/kubeconfig" --pods 3 --wait-running --timeout 120s -q
+echo "bench smoke: 6 passed, 0 failed"

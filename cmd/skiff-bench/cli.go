@@ -45,6 +45,7 @@ type options struct {
 	fakeNode    bool
 	nodeName    string
 	propagation string
+	waitRunning bool
 	watchers    int
 	kind        string
 	pageSize    int
@@ -81,7 +82,7 @@ func (o *options) crudConfig(c bench.Common) bench.CRUDConfig {
 
 func (o *options) cascadeConfig(c bench.Common) bench.CascadeConfig {
 	return bench.CascadeConfig{Common: c, Pods: firstNonZero(o.pods, o.n),
-		Propagation: metav1.DeletionPropagation(o.propagation), Command: o.command}
+		Propagation: metav1.DeletionPropagation(o.propagation), Command: o.command, WaitRunning: o.waitRunning}
 }
 
 func (o *options) lifecycleConfig(c bench.Common) bench.LifecycleConfig {
@@ -115,6 +116,7 @@ Scenarios ("all" runs every one in this order):
   cascade    a Job with --pods P pods (default 100; --n also sets P); time until
              all exist, then DELETE with --propagation and time until the Job
              and every Pod are gone (Orphan: until no Pod references the Job).
+             --wait-running deletes only once every Pod is Running.
   lifecycle  --jobs J (default 10; --n also sets J) Jobs of --pods P (default 10)
              Pods, created at --rate Jobs/s; time from create to Complete.
              --fake-node registers a Node and plays its kubelet.
@@ -169,6 +171,7 @@ func addFlags(cmd *cobra.Command, o *options) {
 	f.BoolVar(&o.fakeNode, "fake-node", false, "lifecycle: register a Node and play its kubelet (for servers without nodes)")
 	f.StringVar(&o.nodeName, "node-name", "", "lifecycle: name of the fake node (default skiff-bench-fake-<random>)")
 	f.StringVar(&o.propagation, "propagation", string(metav1.DeletePropagationBackground), "cascade: Background, Foreground or Orphan")
+	f.BoolVar(&o.waitRunning, "wait-running", false, "cascade: send the DELETE once every Pod is Running, not as soon as all exist")
 	f.IntVar(&o.watchers, "watchers", 0, "watch: concurrent watchers (default 10)")
 	f.StringVar(&o.kind, "kind", bench.ListKindConfigMap, "list: objects to store: configmap or job")
 	f.IntVar(&o.pageSize, "page-size", 0, "list: limit per page of the paginated list (default 500)")

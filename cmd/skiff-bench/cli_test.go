@@ -103,6 +103,10 @@ func TestRootCommand_Flags_BuildConfigs(t *testing.T) {
 			args: []string{"cascade", "--kubeconfig", kc, "--n", "50", "--propagation", "Orphan"},
 			want: bench.CascadeConfig{Pods: 50, Propagation: "Orphan"},
 		},
+		"cascade can wait for running pods": {
+			args: []string{"cascade", "--kubeconfig", kc, "--pods", "9", "--wait-running"},
+			want: bench.CascadeConfig{Pods: 9, Propagation: "Background", WaitRunning: true},
+		},
 		"cascade prefers --pods over --n": {
 			args: []string{"cascade", "--kubeconfig", kc, "--n", "50", "--pods", "9"},
 			want: bench.CascadeConfig{Pods: 9, Propagation: "Background"},

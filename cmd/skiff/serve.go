@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
+	"github.com/skiff-sh/skiff/internal/gctune"
 	"github.com/skiff-sh/skiff/internal/memtrim"
 	"github.com/skiff-sh/skiff/internal/server"
 )
@@ -69,6 +70,8 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	gc := gctune.Apply()
+	logger.Debug("garbage collector", "gcPercent", gc.Percent, "memoryLimit", gc.MemoryLimit, "zeroIsFromEnvironment", true)
 	ctx := cmd.Context()
 	srv, err := server.Start(ctx, server.Config{
 		DataDir:     f.dataDir,

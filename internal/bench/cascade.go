@@ -38,6 +38,10 @@ type CascadeConfig struct {
 	// this long (no Job controller). Default 30s. All Pods must appear
 	// within Common.Timeout.
 	FirstPodTimeout time.Duration
+	// WaitRunning delays the DELETE until every Pod is Running, so the delete
+	// phase measures deletion alone, not the tail of scheduling and starting
+	// the Pods. Needs nodes that run them.
+	WaitRunning bool
 }
 
 // CascadeResult is the outcome of RunCascade. Times are from the start of
@@ -49,6 +53,7 @@ type CascadeResult struct {
 	Pods               int        `json:"pods"`
 	Propagation        string     `json:"propagation"`
 	PodsCreatedSeconds float64    `json:"pods_created_seconds"`
+	PodsRunningSeconds float64    `json:"pods_running_seconds,omitempty"`
 	DeleteRequestMs    float64    `json:"delete_request_ms"`
 	JobGoneSeconds     float64    `json:"job_gone_seconds"`
 	PodsGoneSeconds    float64    `json:"pods_gone_seconds"`
@@ -63,8 +68,12 @@ func (r CascadeResult) Summary() string {
 	if r.Propagation == string(metav1.DeletePropagationOrphan) {
 		what = "pods orphaned"
 	}
-	return fmt.Sprintf("cascade: %s delete of %d pods: %s in %.2f s, job gone in %.2f s, pods created in %.2f s%s",
-		r.Propagation, r.Pods, what, r.PodsGoneSeconds, r.JobGoneSeconds, r.PodsCreatedSeconds, r.Server.summarySuffix())
+	running := ""
+	if r.PodsRunningSeconds > 0 {
+		running = fmt.Sprintf(", all running in %.2f s", r.PodsRunningSeconds)
+	}
+	return fmt.Sprintf("cascade: %s delete of %d pods: %s in %.2f s, job gone in %.2f s, pods created in %.2f s%s%s",
+		r.Propagation, r.Pods, what, r.PodsGoneSeconds, r.JobGoneSeconds, r.PodsCreatedSeconds, running, r.Server.summarySuffix())
 }
 
 // cascadeState is what the pod and job watches know. Guarded by tracker.mu.
@@ -74,6 +83,8 @@ type cascadeState struct {
 	jobGoneAt  time.Time
 	pods       map[types.UID]*podSeen
 	allSeenAt  time.Time // when the P-th pod appeared
+	running    int       // pods seen in phase Running
+	allRunAt   time.Time // when the P-th pod ran
 	want       int
 	orphan     bool      // the delete phase ends when pods lose their owner
 	deleting   bool      // the DELETE was sent
@@ -81,9 +92,10 @@ type cascadeState struct {
 }
 
 type podSeen struct {
-	name   string
-	owners []types.UID
-	gone   bool
+	name    string
+	owners  []types.UID
+	gone    bool
+	running bool // was seen Running once
 }
 
 // remaining counts the pods that still block the delete phase.
@@ -127,6 +139,12 @@ func (s *cascadeState) onPod(ev watch.Event) (bool, error) {
 			p.owners = append(p.owners, o.UID)
 		}
 		p.gone = p.gone || ev.Type == watch.Deleted
+		if !p.running && pod.Status.Phase == corev1.PodRunning {
+			p.running = true
+			if s.running++; s.running == s.want {
+				s.allRunAt = time.Now()
+			}
+		}
 		if s.deleting && s.podsGoneAt.IsZero() && s.remaining() == 0 {
 			s.podsGoneAt = time.Now()
 		}
@@ -257,8 +275,16 @@ func (e *env) cascade(ctx context.Context, cfg CascadeConfig, s *cascadeState) (
 	if failures, err := e.waitPods(ctx, cfg, s); err != nil || len(failures) > 0 {
 		return res, failures, err
 	}
+	if cfg.WaitRunning {
+		if failures, err := e.waitRunning(ctx, cfg, s); err != nil || len(failures) > 0 {
+			return res, failures, err
+		}
+	}
 	s.mu.Lock()
 	res.PodsCreatedSeconds = s.allSeenAt.Sub(created).Seconds()
+	if cfg.WaitRunning {
+		res.PodsRunningSeconds = s.allRunAt.Sub(created).Seconds()
+	}
 	s.mu.Unlock()
 
 	s.update(func() { s.deleting = true })
@@ -319,6 +345,18 @@ func (e *env) waitPods(ctx context.Context, cfg CascadeConfig, s *cascadeState) 
 			len(s.pods), cfg.Pods, e.namespace, e.Timeout)}, nil
 	}
 	return nil, nil
+}
+
+// waitRunning waits until every pod has been seen Running.
+func (e *env) waitRunning(ctx context.Context, cfg CascadeConfig, s *cascadeState) ([]string, error) {
+	ok, err := s.wait(ctx, e.Timeout, func() bool { return s.running >= cfg.Pods })
+	if err != nil || ok {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return []string{fmt.Sprintf("only %d of %d pods of job %s/cascade ran within %s: does a node run them?",
+		s.running, cfg.Pods, e.namespace, e.Timeout)}, nil
 }
 
 // ignoreCanceled maps context cancellation, the normal end of a watch, to nil.

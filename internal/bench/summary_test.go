@@ -21,6 +21,10 @@ func TestResult_Summary(t *testing.T) {
 			res:  CascadeResult{Propagation: "Background", Pods: 100, PodsGoneSeconds: 1.454, JobGoneSeconds: 0.12, PodsCreatedSeconds: 2.31},
 			want: "cascade: Background delete of 100 pods: pods gone in 1.45 s, job gone in 0.12 s, pods created in 2.31 s",
 		},
+		"cascade after all pods ran": {
+			res:  CascadeResult{Propagation: "Foreground", Pods: 10, PodsGoneSeconds: 0.9, JobGoneSeconds: 0.91, PodsCreatedSeconds: 0.5, PodsRunningSeconds: 1.2},
+			want: "cascade: Foreground delete of 10 pods: pods gone in 0.90 s, job gone in 0.91 s, pods created in 0.50 s, all running in 1.20 s",
+		},
 		"cascade orphan": {
 			res:  CascadeResult{Propagation: "Orphan", Pods: 3, PodsGoneSeconds: 0.5, JobGoneSeconds: 0.1, PodsCreatedSeconds: 1},
 			want: "cascade: Orphan delete of 3 pods: pods orphaned in 0.50 s, job gone in 0.10 s, pods created in 1.00 s",

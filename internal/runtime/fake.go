@@ -22,17 +22,21 @@ type Fake struct {
 	// keeps the per-container footprint small.
 	mu         sync.Mutex
 	containers map[ContainerID]*fakeContainer
+	// byPod indexes containers by pod UID, so that removing a sandbox does
+	// not scan every container of the node.
+	byPod map[string]map[ContainerID]*fakeContainer
 }
 
 var _ Runtime = (*Fake)(nil)
 
 // NewFake returns an empty fake runtime.
 func NewFake() *Fake {
-	return &Fake{containers: map[ContainerID]*fakeContainer{}}
+	return &Fake{containers: map[ContainerID]*fakeContainer{}, byPod: map[string]map[ContainerID]*fakeContainer{}}
 }
 
 type fakeContainer struct {
 	id        ContainerID
+	podUID    string
 	podNS     string
 	podName   string
 	image     string
@@ -57,15 +61,13 @@ func (f *Fake) CreateSandbox(_ context.Context, spec SandboxSpec) (Sandbox, erro
 
 // RemoveSandbox implements Runtime.
 func (f *Fake) RemoveSandbox(_ context.Context, podUID string) error {
-	prefix := podUID + "_"
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for id, c := range f.containers {
-		if strings.HasPrefix(string(id), prefix) {
-			f.finishLocked(c, 137, int(syscall.SIGKILL))
-			delete(f.containers, id)
-		}
+	for id, c := range f.byPod[podUID] {
+		f.finishLocked(c, 137, int(syscall.SIGKILL))
+		delete(f.containers, id)
 	}
+	delete(f.byPod, podUID)
 	return nil
 }
 
@@ -75,7 +77,7 @@ func (f *Fake) StartContainer(_ context.Context, spec ContainerSpec) (ContainerI
 		return "", err
 	}
 	id := spec.ID()
-	c := &fakeContainer{id: id, podNS: spec.PodNamespace, podName: spec.PodName, image: spec.Image,
+	c := &fakeContainer{id: id, podUID: spec.PodUID, podNS: spec.PodNamespace, podName: spec.PodName, image: spec.Image,
 		behavior: spec.Fake, startedAt: time.Now()}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -83,6 +85,10 @@ func (f *Fake) StartContainer(_ context.Context, spec ContainerSpec) (ContainerI
 		return "", fmt.Errorf("%w: %s", ErrExists, id)
 	}
 	f.containers[id] = c
+	if f.byPod[c.podUID] == nil {
+		f.byPod[c.podUID] = map[ContainerID]*fakeContainer{}
+	}
+	f.byPod[c.podUID][id] = c
 	switch d := spec.Fake.Duration; {
 	case d == 0:
 		c.exit = fakeExit(c, spec.Fake.ExitCode, 0, c.startedAt)
@@ -205,9 +211,19 @@ func (f *Fake) Remove(_ context.Context, id ContainerID) error {
 	defer f.mu.Unlock()
 	if c, ok := f.containers[id]; ok {
 		f.finishLocked(c, 128+int32(syscall.SIGKILL), int(syscall.SIGKILL))
-		delete(f.containers, id)
+		f.forgetLocked(c)
 	}
 	return nil
+}
+
+// forgetLocked drops c from both maps. Called with mu held.
+func (f *Fake) forgetLocked(c *fakeContainer) {
+	delete(f.containers, c.id)
+	if pod := f.byPod[c.podUID]; pod != nil {
+		if delete(pod, c.id); len(pod) == 0 {
+			delete(f.byPod, c.podUID)
+		}
+	}
 }
 
 // Status implements Runtime.

@@ -73,6 +73,12 @@ func TestFake_RemoveSandbox_RemovesPodContainers(t *testing.T) {
 	if len(list) != 1 || list[0].ID != "b_x_0" {
 		t.Errorf("containers left = %+v, want only b_x_0", list)
 	}
+	if err := f.Remove(ctx, "b_x_0"); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.containers) != 0 || len(f.byPod) != 0 {
+		t.Errorf("after removing every container: %d containers, %d pods indexed, want none", len(f.containers), len(f.byPod))
+	}
 }
 
 // BenchmarkFake_StartWaitRemove measures one fake container's life cycle.

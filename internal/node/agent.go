@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/skiff-sh/skiff/internal/informer"
 	crt "github.com/skiff-sh/skiff/internal/runtime"
 )
 
@@ -57,6 +58,10 @@ type Config struct {
 	Clock clock.WithTickerAndDelayedExecution
 	// Resync is the pod informer's resync period; 0 disables resyncs.
 	Resync time.Duration
+	// NewInformerFactory makes the agent's informer factory. Nil means
+	// client-go's, over Client; the server passes one that reads its watch
+	// cache.
+	NewInformerFactory informer.FactoryFunc
 	// BackoffBase is the first crash-loop back-off (doubling per restart up
 	// to BackoffMax), as the kubelet's 10s and 5m. Tests set it small.
 	BackoffBase, BackoffMax time.Duration
@@ -131,10 +136,13 @@ func New(cfg Config) (*Agent, error) {
 		workers: map[cache.ObjectName]*podWorker{}, lost: map[types.UID]bool{},
 		ready: make(chan struct{}),
 	}
-	a.factory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, cfg.Resync,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
-		}))
+	newFactory := cfg.NewInformerFactory
+	if newFactory == nil {
+		newFactory = informer.NewFactory
+	}
+	a.factory = newFactory(cfg.Client, cfg.Resync, func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
+	})
 	podInformer := a.factory.Core().V1().Pods()
 	a.podLister = podInformer.Lister()
 	a.podSynced = podInformer.Informer().HasSynced

@@ -28,6 +28,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/rootcacert"
 	sacontroller "github.com/skiff-sh/skiff/internal/controller/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/controller/ttlafterfinished"
+	"github.com/skiff-sh/skiff/internal/informer"
 	"github.com/skiff-sh/skiff/internal/scheme"
 )
 
@@ -55,7 +56,7 @@ type identityConfig func(who user.Info) (*rest.Config, error)
 // informers read with the garbage collector's, which may read everything.
 // podGC carries the pod garbage collector's settings (threshold, period);
 // its client, informers and logger are filled in here.
-func newControllerManager(configFor identityConfig, logger *slog.Logger, served []*apiserver.Resource, rootCA []byte, podGC podgc.Config) (*controllerManager, error) {
+func newControllerManager(configFor identityConfig, logger *slog.Logger, served []*apiserver.Resource, src *informer.Source, rootCA []byte, podGC podgc.Config) (*controllerManager, error) {
 	clientFor := func(name string) (kubernetes.Interface, error) {
 		cfg, err := configFor(auth.ControllerInfo(name))
 		if err != nil {
@@ -83,8 +84,8 @@ func newControllerManager(configFor identityConfig, logger *slog.Logger, served 
 	}
 	m := &controllerManager{
 		logger:      logger.With("component", "controller-manager"),
-		factory:     informers.NewSharedInformerFactory(client, 0),
-		metaFactory: metadatainformer.NewSharedInformerFactory(meta, 0),
+		factory:     src.Factory(client, 0, nil),
+		metaFactory: src.MetadataFactory(meta, 0),
 		broadcaster: record.NewBroadcaster(),
 		controllers: map[string]runnable{},
 		workers:     map[string]int{},

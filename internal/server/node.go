@@ -7,13 +7,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/informer"
 	"github.com/skiff-sh/skiff/internal/node"
 	"github.com/skiff-sh/skiff/internal/node/scheduler"
 	crt "github.com/skiff-sh/skiff/internal/runtime"
@@ -40,7 +44,10 @@ type nodeParts struct {
 	sched   *scheduler.Scheduler
 }
 
-func (s *Server) newNode() (*nodeParts, error) {
+// newNode builds the node agent and the scheduler. The agent's informers
+// read the watch cache (src); the scheduler shares the controller manager's
+// informers (shared), as one Pod informer serves both.
+func (s *Server) newNode(src *informer.Source, shared informers.SharedInformerFactory) (*nodeParts, error) {
 	n := &nodeParts{closer: func(context.Context) error { return nil }}
 	nodeName := s.cfg.NodeName
 	if nodeName == "" {
@@ -79,12 +86,16 @@ func (s *Server) newNode() (*nodeParts, error) {
 	}
 	agent, err := node.New(node.Config{
 		Client: client, Runtime: n.runtime, NodeName: nodeName, Logger: s.logger.With("component", "node-agent"),
-		Capacity: corev1.ResourceList{corev1.ResourcePods: resource.MustParse(strconv.Itoa(maxPods))},
+		Capacity:           corev1.ResourceList{corev1.ResourcePods: resource.MustParse(strconv.Itoa(maxPods))},
+		NewInformerFactory: src.Factory,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)
 	}
-	sched, err := scheduler.New(scheduler.Config{Client: schedClient, Logger: s.logger.With("component", "scheduler")})
+	sched, err := scheduler.New(scheduler.Config{Client: schedClient, Logger: s.logger.With("component", "scheduler"),
+		NewInformerFactory: func(kubernetes.Interface, time.Duration, func(*metav1.ListOptions)) informers.SharedInformerFactory {
+			return shared
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}

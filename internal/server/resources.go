@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/informer"
 	nodeagent "github.com/skiff-sh/skiff/internal/node"
 	"github.com/skiff-sh/skiff/internal/registry/configmap"
 	"github.com/skiff-sh/skiff/internal/registry/event"
@@ -30,6 +32,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/registry/secret"
 	"github.com/skiff-sh/skiff/internal/registry/service"
 	"github.com/skiff-sh/skiff/internal/registry/serviceaccount"
+	"github.com/skiff-sh/skiff/internal/scheme"
 	"github.com/skiff-sh/skiff/internal/storage"
 	"github.com/skiff-sh/skiff/internal/storage/cacher"
 )
@@ -282,4 +285,21 @@ func (r *resources) roleRules(ctx context.Context, namespace string, ref rbacv1.
 		return nil, err
 	}
 	return obj.(*rbacv1.Role).Rules, nil
+}
+
+// informerSource serves the informers of the in-process components from the
+// watch cache of every watchable resource (see package informer).
+func informerSource(served []*apiserver.Resource) (*informer.Source, error) {
+	var list []informer.Resource
+	for _, r := range served {
+		if r.Handler != nil || !slices.Contains(r.Verbs, "watch") {
+			continue
+		}
+		obj, err := scheme.Scheme.New(r.GroupVersion.WithKind(r.Kind))
+		if err != nil {
+			return nil, fmt.Errorf("informer source for %s: %w", r.Name, err)
+		}
+		list = append(list, informer.Resource{GVR: r.GroupVersion.WithResource(r.Name), Object: obj, Store: r.Store})
+	}
+	return informer.NewSource(list), nil
 }

@@ -423,12 +423,16 @@ func (s *Server) LoopbackConfig() *rest.Config {
 // the loopback client, and installs the agent's pods/log and pods/eviction
 // handlers.
 func (s *Server) startComponents(bg context.Context, res *resources) error {
-	cm, err := newControllerManager(s.clientConfig, s.logger, res.list, s.bundle.CAPEM,
+	src, err := informerSource(res.list)
+	if err != nil {
+		return err
+	}
+	cm, err := newControllerManager(s.clientConfig, s.logger, res.list, src, s.bundle.CAPEM,
 		podgc.Config{TerminatedPodThreshold: s.cfg.TerminatedPodGCThreshold, Period: s.cfg.PodGCPeriod})
 	if err != nil {
 		return err
 	}
-	n, err := s.newNode()
+	n, err := s.newNode(src, cm.factory)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-sh/skiff/internal/informer"
 )
 
 // DefaultSchedulerName is the schedulerName this scheduler serves.
@@ -47,6 +49,9 @@ type Config struct {
 	Parallelism int
 	// BatchSize caps the pods scheduled in one pass (default 1000).
 	BatchSize int
+	// NewInformerFactory makes the scheduler's informer factory. Nil means
+	// client-go's, over Client.
+	NewInformerFactory informer.FactoryFunc
 }
 
 // Scheduler binds pending pods to nodes.
@@ -96,9 +101,12 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1000
 	}
+	if cfg.NewInformerFactory == nil {
+		cfg.NewInformerFactory = informer.NewFactory
+	}
 	s := &Scheduler{
 		cfg: cfg, client: cfg.Client, logger: cfg.Logger.With("component", "scheduler"),
-		factory: informers.NewSharedInformerFactory(cfg.Client, cfg.Resync),
+		factory: cfg.NewInformerFactory(cfg.Client, cfg.Resync, nil),
 		assumed: map[types.UID]assumedPod{}, unschedulable: map[cache.ObjectName]bool{},
 		ready: make(chan struct{}),
 	}

@@ -86,13 +86,13 @@ func (a *RBAC) Authorize(ctx context.Context, attrs authorizer.Attributes) (auth
 // allowedBy names the binding and role whose rule allows attrs ("" when
 // none does) and returns the errors met reading them.
 func (a *RBAC) allowedBy(ctx context.Context, u user.Info, attrs authorizer.Attributes) (source string, errs []error) {
-	a.visitRules(ctx, u, attrs.GetNamespace(), func(src string, rule *rbacv1.PolicyRule, err error) bool {
+	a.visitRules(ctx, u, attrs.GetNamespace(), func(src *bindingSource, rule *rbacv1.PolicyRule, err error) bool {
 		if err != nil {
 			errs = append(errs, err)
 			return true
 		}
 		if RuleAllows(attrs, rule) {
-			source = src
+			source = src.String()
 			return false
 		}
 		return true
@@ -102,12 +102,30 @@ func (a *RBAC) allowedBy(ctx context.Context, u user.Info, attrs authorizer.Attr
 
 // ruleVisitor gets each rule that applies (or an error reading one) and
 // returns false to stop.
-type ruleVisitor func(source string, rule *rbacv1.PolicyRule, err error) bool
+type ruleVisitor func(source *bindingSource, rule *rbacv1.PolicyRule, err error) bool
+
+// bindingSource names the binding a rule came from. It is formatted only
+// when a decision needs it: building the name for every binding visited was
+// most of the cost of authorizing a request.
+type bindingSource struct {
+	kind      string // "ClusterRoleBinding" or "RoleBinding"
+	name      string // with "/namespace" for a RoleBinding
+	roleRef   rbacv1.RoleRef
+	subject   *rbacv1.Subject
+	namespace string // the binding's; "" for a ClusterRoleBinding
+}
+
+func (b *bindingSource) String() string {
+	if b == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %q of %s %q to %s", b.kind, b.name, b.roleRef.Kind, b.roleRef.Name, describeSubject(b.subject, b.namespace))
+}
 
 func (a *RBAC) visitRules(ctx context.Context, u user.Info, namespace string, visit ruleVisitor) {
 	crbs, err := a.lister.ListClusterRoleBindings(ctx)
 	if err != nil {
-		if !visit("", nil, err) {
+		if !visit(nil, nil, err) {
 			return
 		}
 	}
@@ -117,7 +135,7 @@ func (a *RBAC) visitRules(ctx context.Context, u user.Info, namespace string, vi
 			continue
 		}
 		rules, err := a.rulesFor(ctx, b.RoleRef, "")
-		src := fmt.Sprintf("ClusterRoleBinding %q of %s %q to %s", b.Name, b.RoleRef.Kind, b.RoleRef.Name, describeSubject(&b.Subjects[i], ""))
+		src := &bindingSource{kind: "ClusterRoleBinding", name: b.Name, roleRef: b.RoleRef, subject: &b.Subjects[i]}
 		if !visitAll(src, rules, err, visit) {
 			return
 		}
@@ -127,7 +145,7 @@ func (a *RBAC) visitRules(ctx context.Context, u user.Info, namespace string, vi
 	}
 	rbs, err := a.lister.ListRoleBindings(ctx, namespace)
 	if err != nil {
-		if !visit("", nil, err) {
+		if !visit(nil, nil, err) {
 			return
 		}
 	}
@@ -137,14 +155,14 @@ func (a *RBAC) visitRules(ctx context.Context, u user.Info, namespace string, vi
 			continue
 		}
 		rules, err := a.rulesFor(ctx, b.RoleRef, namespace)
-		src := fmt.Sprintf("RoleBinding %q of %s %q to %s", b.Name+"/"+namespace, b.RoleRef.Kind, b.RoleRef.Name, describeSubject(&b.Subjects[i], namespace))
+		src := &bindingSource{kind: "RoleBinding", name: b.Name + "/" + namespace, roleRef: b.RoleRef, subject: &b.Subjects[i], namespace: namespace}
 		if !visitAll(src, rules, err, visit) {
 			return
 		}
 	}
 }
 
-func visitAll(src string, rules []rbacv1.PolicyRule, err error, visit ruleVisitor) bool {
+func visitAll(src *bindingSource, rules []rbacv1.PolicyRule, err error, visit ruleVisitor) bool {
 	if err != nil {
 		return visit(src, nil, err)
 	}

@@ -120,3 +120,19 @@ func FuzzRequestToken(f *testing.F) {
 		}
 	})
 }
+
+func TestBindingSource_NamesTheBinding(t *testing.T) {
+	ref := rbacv1.RoleRef{Kind: "ClusterRole", Name: "edit"}
+	cluster := &bindingSource{kind: "ClusterRoleBinding", name: "ops", roleRef: ref, subject: &rbacv1.Subject{Kind: "Group", Name: "ops"}}
+	if got, want := cluster.String(), `ClusterRoleBinding "ops" of ClusterRole "edit" to Group "ops"`; got != want {
+		t.Errorf("String = %s, want %s", got, want)
+	}
+	ns := &bindingSource{kind: "RoleBinding", name: "builder/team-a", roleRef: ref, namespace: "team-a",
+		subject: &rbacv1.Subject{Kind: "ServiceAccount", Name: "builder"}}
+	if got, want := ns.String(), `RoleBinding "builder/team-a" of ClusterRole "edit" to ServiceAccount "builder/team-a"`; got != want {
+		t.Errorf("String = %s, want %s", got, want)
+	}
+	if (*bindingSource)(nil).String() != "" {
+		t.Error("a nil source names something")
+	}
+}

@@ -26,7 +26,7 @@ func (a *RBAC) RulesFor(ctx context.Context, u user.Info, namespace string) ([]a
 		errs             []error
 	)
 	a.caughtUp(ctx)
-	a.visitRules(ctx, u, namespace, func(_ string, rule *rbacv1.PolicyRule, err error) bool {
+	a.visitRules(ctx, u, namespace, func(_ *bindingSource, rule *rbacv1.PolicyRule, err error) bool {
 		if err != nil {
 			errs = append(errs, err)
 			return true

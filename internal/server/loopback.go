@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 )
 
@@ -17,12 +18,16 @@ const loopbackHost = "http://skiff.loopback"
 // (controllers, node agent): requests go through the full handler chain,
 // authentication included, but in memory — no TCP, TLS or HTTP/2 framing,
 // which matters on a small machine where controllers make most requests.
+// Requests default to protobuf, as kube-controller-manager's and the
+// kubelet's --kube-api-content-type do: client-go's typed clients ask for it
+// anyway, but hand-written requests (the event sink's) would send JSON.
 func loopbackConfig(handler http.Handler, token string) *rest.Config {
 	return &rest.Config{
-		Host:        loopbackHost,
-		BearerToken: token,
-		Transport:   &inProcessTransport{handler: handler},
-		QPS:         -1,
+		Host:          loopbackHost,
+		BearerToken:   token,
+		Transport:     &inProcessTransport{handler: handler},
+		QPS:           -1,
+		ContentConfig: rest.ContentConfig{ContentType: runtime.ContentTypeProtobuf},
 	}
 }
 

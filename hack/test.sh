@@ -26,7 +26,7 @@ fi
 
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 # Concurrent packages run with -race; everything runs once.
-race_pkgs=$(go list ./internal/... | grep -E '/internal/(storage|registry/generic|apiserver|controller|node|runtime|bench)' || true)
+race_pkgs=$(go list ./internal/... | grep -E '/internal/(storage|registry/generic|apiserver|controller|node|runtime|bench|informer)' || true)
 other_pkgs=$(go list ./... | grep -v -F -x -f <(printf '%s\n' $race_pkgs) || true)
 timeout="${SKIFF_TEST_TIMEOUT:-20m}"
 status=0

@@ -58,6 +58,10 @@ type Config struct {
 	Clock clock.WithTickerAndDelayedExecution
 	// Resync is the pod informer's resync period; 0 disables resyncs.
 	Resync time.Duration
+	// EventClient writes the agent's events; nil means Client. The kubelet
+	// gives its events their own client, limited by --event-qps and
+	// --event-burst (50 and 100).
+	EventClient kubernetes.Interface
 	// NewInformerFactory makes the agent's informer factory. Nil means
 	// client-go's, over Client; the server passes one that reads its watch
 	// cache.
@@ -221,7 +225,11 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 func (a *Agent) Run(ctx context.Context) error {
 	a.killCtx, a.killCancel = context.WithCancel(context.Background())
 	defer a.killCancel()
-	a.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.client.CoreV1().Events("")})
+	events := a.cfg.EventClient
+	if events == nil {
+		events = a.client
+	}
+	a.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
 	defer a.broadcaster.Shutdown()
 	defer a.podQueue.ShutDown()
 	defer a.statusQueue.ShutDown()

@@ -90,7 +90,11 @@ func newControllerManager(configFor identityConfig, logger *slog.Logger, served 
 		controllers: map[string]runnable{},
 		workers:     map[string]int{},
 	}
-	m.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clients[auth.JobController].CoreV1().Events("")})
+	events, err := eventClient(configFor, auth.ControllerInfo(auth.JobController), controllerManagerEvents)
+	if err != nil {
+		return nil, err
+	}
+	m.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
 	add := func(name string, workers int, c runnable, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s controller: %w", name, err)
@@ -223,4 +227,36 @@ func metadataFor(configFor identityConfig, name string) (metadata.Interface, err
 		return nil, err
 	}
 	return metadata.NewForConfig(cfg)
+}
+
+// eventRate bounds a component's event writes, as upstream's components
+// bound them with their client's QPS and burst. Events are best effort: the
+// broadcaster queues up to 1,000 and drops the rest, so a burst of Pods
+// cannot spend the server on events at the cost of the Pods themselves.
+type eventRate struct {
+	qps   float32
+	burst int
+}
+
+var (
+	// kubelet --event-qps, --event-burst
+	kubeletEvents = eventRate{qps: 50, burst: 100}
+	// kube-scheduler --kube-api-qps, --kube-api-burst
+	schedulerEvents = eventRate{qps: 50, burst: 100}
+	// kube-controller-manager --kube-api-qps, --kube-api-burst
+	controllerManagerEvents = eventRate{qps: 20, burst: 30}
+)
+
+// eventClient is a client acting as who whose requests are limited to rate.
+func eventClient(configFor identityConfig, who user.Info, rate eventRate) (kubernetes.Interface, error) {
+	cfg, err := configFor(who)
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = rate.qps, rate.burst
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("event client for %s: %w", who.GetName(), err)
+	}
+	return client, nil
 }

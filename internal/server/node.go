@@ -65,6 +65,14 @@ func (s *Server) newNode(src *informer.Source, shared informers.SharedInformerFa
 	if err != nil {
 		return nil, err
 	}
+	nodeEvents, err := eventClient(s.clientConfig, auth.NodeInfo(nodeName), kubeletEvents)
+	if err != nil {
+		return nil, err
+	}
+	schedEvents, err := eventClient(s.clientConfig, auth.SchedulerInfo(), schedulerEvents)
+	if err != nil {
+		return nil, err
+	}
 	maxPods := s.cfg.MaxPods
 	switch s.cfg.Runtime {
 	case RuntimeFake:
@@ -88,11 +96,12 @@ func (s *Server) newNode(src *informer.Source, shared informers.SharedInformerFa
 		Client: client, Runtime: n.runtime, NodeName: nodeName, Logger: s.logger.With("component", "node-agent"),
 		Capacity:           corev1.ResourceList{corev1.ResourcePods: resource.MustParse(strconv.Itoa(maxPods))},
 		NewInformerFactory: src.Factory,
+		EventClient:        nodeEvents,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)
 	}
-	sched, err := scheduler.New(scheduler.Config{Client: schedClient, Logger: s.logger.With("component", "scheduler"),
+	sched, err := scheduler.New(scheduler.Config{Client: schedClient, Logger: s.logger.With("component", "scheduler"), EventClient: schedEvents,
 		NewInformerFactory: func(kubernetes.Interface, time.Duration, func(*metav1.ListOptions)) informers.SharedInformerFactory {
 			return shared
 		}})

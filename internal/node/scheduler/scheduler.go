@@ -52,6 +52,10 @@ type Config struct {
 	// NewInformerFactory makes the scheduler's informer factory. Nil means
 	// client-go's, over Client.
 	NewInformerFactory informer.FactoryFunc
+	// EventClient writes the scheduler's events; nil means Client. Give it
+	// a rate limit: events are best effort, and the broadcaster drops what
+	// does not fit its queue rather than crowd out binding.
+	EventClient kubernetes.Interface
 }
 
 // Scheduler binds pending pods to nodes.
@@ -135,7 +139,11 @@ func (s *Scheduler) Ready() <-chan struct{} { return s.ready }
 
 // Run schedules until ctx ends; it returns after its goroutines stopped.
 func (s *Scheduler) Run(ctx context.Context) error {
-	s.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: s.client.CoreV1().Events("")})
+	events := s.cfg.EventClient
+	if events == nil {
+		events = s.client
+	}
+	s.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
 	defer s.broadcaster.Shutdown()
 	defer s.queue.ShutDown()
 	s.factory.Start(ctx.Done())

@@ -203,3 +203,10 @@ func TestListWatch_ListCopiesTheStoresObjects(t *testing.T) {
 		t.Errorf("metadata list = %+v, want pod a at RV 10", ml)
 	}
 }
+
+func TestShared_HandsOutTheSameFactory(t *testing.T) {
+	f := NewFactory(fake.NewClientset(), 0, nil)
+	if got := Shared(f)(fake.NewClientset(), time.Minute, func(*metav1.ListOptions) {}); got != f {
+		t.Error("Shared made another factory; the component would not share informers")
+	}
+}

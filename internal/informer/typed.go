@@ -30,6 +30,14 @@ func NewFactory(client kubernetes.Interface, resync time.Duration, tweak func(*m
 	return informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTweakListOptions(tweak))
 }
 
+// Shared is a FactoryFunc that hands out f itself, for a component that
+// shares another's informers; its resync and tweak are f's.
+func Shared(f informers.SharedInformerFactory) FactoryFunc {
+	return func(kubernetes.Interface, time.Duration, func(*metav1.ListOptions)) informers.SharedInformerFactory {
+		return f
+	}
+}
+
 // Factory is a FactoryFunc whose informers for the Source's resources read
 // the watch cache; informers of other types use client. Start, Shutdown and
 // the cache-sync waits are client-go's.

@@ -7,11 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -102,9 +100,7 @@ func (s *Server) newNode(src *informer.Source, shared informers.SharedInformerFa
 		return nil, fmt.Errorf("node agent: %w", err)
 	}
 	sched, err := scheduler.New(scheduler.Config{Client: schedClient, Logger: s.logger.With("component", "scheduler"), EventClient: schedEvents,
-		NewInformerFactory: func(kubernetes.Interface, time.Duration, func(*metav1.ListOptions)) informers.SharedInformerFactory {
-			return shared
-		}})
+		NewInformerFactory: informer.Shared(shared)})
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
+
+	"github.com/skiff-sh/skiff/internal/growstack"
 )
 
 // Defaults of the protective limits, as kube-apiserver's flags.
@@ -74,6 +76,8 @@ func Wrap(cfg FilterConfig) (func(http.Handler) http.Handler, error) {
 		h = withAuthorization(h, cfg.Authorizer)
 		h = genericfilters.WithMaxInFlightLimit(h, limit(cfg.MaxRequestsInFlight), limit(cfg.MaxMutatingRequestsInFlight), LongRunning)
 		h = withAuthentication(h, cfg.Authenticator, cfg.Logger)
+		// The timeout filter runs what is inside it in a goroutine of its own.
+		h = growstack.Handler(h)
 		h = genericfilters.WithTimeoutForNonLongRunningRequests(h, LongRunning)
 		h = withRequestDeadline(h, cfg.RequestTimeout)
 		if cfg.AuditLog != nil {

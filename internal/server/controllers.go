@@ -102,14 +102,13 @@ func newControllerManager(configFor identityConfig, logger *slog.Logger, served 
 		m.controllers[name], m.workers[name] = c, workers
 		return nil
 	}
-	log := func(name string) *slog.Logger { return m.logger.With("controller", name) }
 	recorder := func(component string) record.EventRecorder {
 		return m.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
 	}
 	f := m.factory
 	jc, err := jobcontroller.NewController(jobcontroller.Config{
 		Client: clients[auth.JobController], PodInformer: f.Core().V1().Pods(), JobInformer: f.Batch().V1().Jobs(),
-		Logger: log("job"), Recorder: recorder(jobcontroller.ComponentName),
+		Logger: logger, Recorder: recorder(jobcontroller.ComponentName),
 	})
 	// 32 workers: a sync waits on a few sequential writes, so with 8 a burst
 	// of 1,000 single-pod Jobs spent most of its time queued (p99 9.8 s -> 4 s).
@@ -118,7 +117,7 @@ func newControllerManager(configFor identityConfig, logger *slog.Logger, served 
 	}
 	gcResources, mapper := garbageCollected(served)
 	gc, err := garbagecollector.NewController(garbagecollector.Config{
-		Metadata: meta, Informers: m.metaFactory, Resources: gcResources, RESTMapper: mapper, Logger: log("garbage-collector"),
+		Metadata: meta, Informers: m.metaFactory, Resources: gcResources, RESTMapper: mapper, Logger: logger,
 	})
 	// 64 workers (upstream's --concurrent-gc-syncs default is 20): each
 	// delete waits on a durable write, and in a 1,000-Pod cascade 20 workers
@@ -132,24 +131,24 @@ func newControllerManager(configFor identityConfig, logger *slog.Logger, served 
 		return nil, err
 	}
 	nc, err := nscontroller.NewController(nscontroller.Config{Client: clients[auth.NamespaceController], Metadata: nsMeta, Informers: f,
-		Resources: namespacedContent(served), Logger: log("namespace")})
+		Resources: namespacedContent(served), Logger: logger})
 	if err := add("namespace", 2, nc, err); err != nil {
 		return nil, err
 	}
-	sc, err := sacontroller.NewController(sacontroller.Config{Client: clients[auth.ServiceAccountController], Informers: f, Logger: log("serviceaccount")})
+	sc, err := sacontroller.NewController(sacontroller.Config{Client: clients[auth.ServiceAccountController], Informers: f, Logger: logger})
 	if err := add("serviceaccount", 2, sc, err); err != nil {
 		return nil, err
 	}
 	rc, err := rootcacert.NewController(rootcacert.Config{Client: clients[auth.RootCACertPublisher], ReadClient: client, Informers: f,
-		RootCA: rootCA, Logger: log("root-ca-cert-publisher")})
+		RootCA: rootCA, Logger: logger})
 	if err := add("root-ca-cert-publisher", 2, rc, err); err != nil {
 		return nil, err
 	}
-	tc, err := ttlafterfinished.NewController(ttlafterfinished.Config{Client: clients[auth.TTLAfterFinishedController], Informers: f, Logger: log("ttl-after-finished")})
+	tc, err := ttlafterfinished.NewController(ttlafterfinished.Config{Client: clients[auth.TTLAfterFinishedController], Informers: f, Logger: logger})
 	if err := add("ttl-after-finished", 2, tc, err); err != nil {
 		return nil, err
 	}
-	podGC.Client, podGC.Informers, podGC.Logger = clients[auth.PodGarbageCollector], f, log("pod-garbage-collector")
+	podGC.Client, podGC.Informers, podGC.Logger = clients[auth.PodGarbageCollector], f, logger
 	pc, err := podgc.NewController(podGC)
 	if err := add("pod-garbage-collector", 1, pc, err); err != nil {
 		return nil, err

@@ -79,7 +79,7 @@ func (s *Server) newNode(src *informer.Source, shared informers.SharedInformerFa
 			maxPods = defaultFakeMaxPods
 		}
 	case RuntimeProcess, "":
-		p, err := crt.NewProcess(crt.ProcessConfig{Dir: filepath.Join(s.cfg.DataDir, "runtime"), Logger: s.logger.With("component", "runtime")})
+		p, err := crt.NewProcess(crt.ProcessConfig{Dir: filepath.Join(s.cfg.DataDir, "runtime"), Logger: s.logger})
 		if err != nil {
 			return nil, fmt.Errorf("process runtime: %w", err)
 		}
@@ -91,7 +91,7 @@ func (s *Server) newNode(src *informer.Source, shared informers.SharedInformerFa
 		return nil, fmt.Errorf("unknown runtime %q (want %q or %q)", s.cfg.Runtime, RuntimeProcess, RuntimeFake)
 	}
 	agent, err := node.New(node.Config{
-		Client: client, Runtime: n.runtime, NodeName: nodeName, Logger: s.logger.With("component", "node-agent"),
+		Client: client, Runtime: n.runtime, NodeName: nodeName, Logger: s.logger,
 		Capacity:           corev1.ResourceList{corev1.ResourcePods: resource.MustParse(strconv.Itoa(maxPods))},
 		NewInformerFactory: src.Factory,
 		EventClient:        nodeEvents,
@@ -99,7 +99,7 @@ func (s *Server) newNode(src *informer.Source, shared informers.SharedInformerFa
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)
 	}
-	sched, err := scheduler.New(scheduler.Config{Client: schedClient, Logger: s.logger.With("component", "scheduler"), EventClient: schedEvents,
+	sched, err := scheduler.New(scheduler.Config{Client: schedClient, Logger: s.logger, EventClient: schedEvents,
 		NewInformerFactory: informer.Shared(shared)})
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)

@@ -122,6 +122,11 @@ func (s *Store) tryDelete(ctx context.Context, key, name string, st state, optio
 		}
 		return nil, false, s.interpretDeleteError(err, name)
 	}
+	if !s.cfg.ReturnDeletedObject && rev != 0 {
+		// The answer is a Status naming the object: the compare on rev made
+		// current the object etcd deleted, so there is nothing to decode.
+		return s.finalizeDelete(current, true)
+	}
 	gone, err := s.decode(last.Value, delRev)
 	if err != nil {
 		return nil, false, apierrors.NewInternalError(err)

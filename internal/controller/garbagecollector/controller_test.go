@@ -344,14 +344,28 @@ func TestController_DeleteObject_RetriesWithoutResourceVersionWhenOwnersUnchange
 	t.Parallel()
 	tests := map[string]struct {
 		owners     []metav1.OwnerReference
+		synced     bool // the informer holds the newer version: no GET
 		wantErr    bool
 		wantExists bool
+		wantGets   int
 	}{
 		"same owners: retried with the uid precondition only": {
+			owners:   []metav1.OwnerReference{jobRef("ghost", "ghost-uid", true)},
+			wantGets: 1,
+		},
+		"same owners, newer copy in the informer: retried without a GET": {
 			owners: []metav1.OwnerReference{jobRef("ghost", "ghost-uid", true)},
+			synced: true,
 		},
 		"changed owners: the conflict is returned": {
 			owners:     []metav1.OwnerReference{jobRef("other", "other-uid", true)},
+			wantErr:    true,
+			wantExists: true,
+			wantGets:   1,
+		},
+		"changed owners, newer copy in the informer: the conflict is returned": {
+			owners:     []metav1.OwnerReference{jobRef("other", "other-uid", true)},
+			synced:     true,
 			wantErr:    true,
 			wantExists: true,
 		},
@@ -361,10 +375,20 @@ func TestController_DeleteObject_RetriesWithoutResourceVersionWhenOwnersUnchange
 			t.Parallel()
 			api := newFakeAPI(t)
 			api.create(t, podsGVR, pod("p", "pod-uid", jobRef("ghost", "ghost-uid", true)))
-			gc, err := NewController(Config{Metadata: api.client,
-				Informers: metadatainformer.NewSharedInformerFactory(api.client, 0), Resources: []schema.GroupVersionResource{podsGVR}})
+			informers := metadatainformer.NewSharedInformerFactory(api.client, 0)
+			gc, err := NewController(Config{Metadata: api.client, Informers: informers, Resources: []schema.GroupVersionResource{podsGVR}})
 			if err != nil {
 				t.Fatalf("NewController: %v", err)
+			}
+			if tc.synced {
+				ctx, cancel := context.WithCancel(context.Background())
+				informers.Start(ctx.Done())
+				defer func() { cancel(); informers.Shutdown() }()
+				for gvr, ok := range informers.WaitForCacheSync(ctx.Done()) {
+					if !ok {
+						t.Fatalf("informer for %v did not sync", gvr)
+					}
+				}
 			}
 			id := identity{APIVersion: "v1", Kind: "Pod", Name: "p", Namespace: "ns", UID: "pod-uid"}
 			err = gc.deleteObject(context.Background(), id, "1" /* stale */, tc.owners, metav1.DeletePropagationBackground)
@@ -373,6 +397,9 @@ func TestController_DeleteObject_RetriesWithoutResourceVersionWhenOwnersUnchange
 			}
 			if got := api.get(t, podsGVR, "ns", "p") != nil; got != tc.wantExists {
 				t.Errorf("pod exists = %v, want %v", got, tc.wantExists)
+			}
+			if got := len(api.actions("get", "pods")); got != tc.wantGets {
+				t.Errorf("GETs of the pod = %d, want %d", got, tc.wantGets)
 			}
 		})
 	}

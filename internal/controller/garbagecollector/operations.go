@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -103,7 +104,7 @@ func (c *Controller) deleteObject(ctx context.Context, id identity, resourceVers
 	}
 	err = client.Delete(ctx, id.Name, opts)
 	if apierrors.IsConflict(err) && resourceVersion != "" {
-		live, getErr := client.Get(ctx, id.Name, metav1.GetOptions{})
+		live, getErr := c.newerThan(ctx, res, id, resourceVersion)
 		switch {
 		case apierrors.IsNotFound(getErr):
 			return nil
@@ -120,6 +121,29 @@ func (c *Controller) deleteObject(ctx context.Context, id identity, resourceVers
 		return fmt.Errorf("deleting %s: %w", id, err)
 	}
 	return nil
+}
+
+// newerThan returns a copy of id newer than resourceVersion, for the
+// owner check after a conflict: the informer's when it already has one
+// (the write that caused the conflict usually reached it first), else live,
+// as upstream reads it. Either is as fresh as the conflict it follows.
+func (c *Controller) newerThan(ctx context.Context, res resolved, id identity, resourceVersion string) (metav1.Object, error) {
+	lookup := id
+	if !res.namespaced {
+		lookup.Namespace = ""
+	}
+	if obj, ok := c.cachedObject(res, lookup); ok && obj.GetUID() == id.UID && revisionAfter(obj.GetResourceVersion(), resourceVersion) {
+		return obj, nil
+	}
+	return c.liveGet(ctx, res, lookup.Namespace, id.Name)
+}
+
+// revisionAfter reports whether resourceVersion a is later than b. Skiff's
+// resourceVersions are etcd revisions; anything else is never "after".
+func revisionAfter(a, b string) bool {
+	x, err1 := strconv.ParseInt(a, 10, 64)
+	y, err2 := strconv.ParseInt(b, 10, 64)
+	return err1 == nil && err2 == nil && x > y
 }
 
 // patchObject sends one patch to id.

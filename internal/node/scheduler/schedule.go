@@ -115,6 +115,16 @@ func (s *Scheduler) apply(ctx context.Context, d decision) {
 		s.queue.Forget(d.key)
 		return
 	}
+	if !s.stillNeedsScheduling(d.pod) {
+		// Deleted (or bound) since the batch was decided: upstream's
+		// scheduler skips a pod being deleted, and a binding would only
+		// get 409 or start containers that must be stopped at once.
+		s.queue.Forget(d.key)
+		s.mu.Lock()
+		delete(s.assumed, d.pod.UID)
+		s.mu.Unlock()
+		return
+	}
 	binding := &corev1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Name: d.pod.Name, Namespace: d.pod.Namespace, UID: d.pod.UID},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: d.node},
@@ -139,6 +149,14 @@ func (s *Scheduler) apply(ctx context.Context, d decision) {
 		s.logger.Warn("binding pod failed, retrying", "pod", d.key.String(), "node", d.node, "err", err)
 		s.queue.AddRateLimited(d.key)
 	}
+}
+
+// stillNeedsScheduling reads pod again from the cache: a batch of a
+// thousand pods takes a while to bind, and the pods at its end may have
+// changed since it was decided.
+func (s *Scheduler) stillNeedsScheduling(pod *corev1.Pod) bool {
+	cur, err := s.podLister.Pods(pod.Namespace).Get(pod.Name)
+	return err == nil && cur.UID == pod.UID && needsScheduling(cur)
 }
 
 // markUnschedulable sets PodScheduled=False/Unschedulable (when it changed)

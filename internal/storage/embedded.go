@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -130,8 +131,12 @@ func quietZap() *zap.Logger {
 	return l
 }
 
-// shutdownNoiseFilter drops etcd's "setting up serving ... failed" entries,
-// which it logs at error level on every normal close of its listeners.
+// shutdownNoiseFilter drops two harmless errors etcd logs in normal
+// operation: "setting up serving ... failed" on every close of its
+// listeners, and, on the first start of a new data directory, "failed to
+// update storage version" with "missing term information" (etcd 3.7 reads
+// the schema version of a new backend before its first term is stored and
+// writes it at the next check; see etcd-io/etcd#19961).
 type shutdownNoiseFilter struct{ zapcore.Core }
 
 func (f shutdownNoiseFilter) With(fields []zapcore.Field) zapcore.Core {
@@ -139,8 +144,20 @@ func (f shutdownNoiseFilter) With(fields []zapcore.Field) zapcore.Core {
 }
 
 func (f shutdownNoiseFilter) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if e.Message == "setting up serving from embedded etcd failed." {
+	switch {
+	case e.Message == "setting up serving from embedded etcd failed.":
 		return ce
+	case e.Message == "failed to update storage version" && f.Enabled(e.Level):
+		return ce.AddCore(e, f) // decided in Write, which sees the error
 	}
 	return f.Core.Check(e, ce)
+}
+
+func (f shutdownNoiseFilter) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	for _, fld := range fields {
+		if err, ok := fld.Interface.(error); ok && fld.Type == zapcore.ErrorType && strings.Contains(err.Error(), "missing term information") {
+			return nil
+		}
+	}
+	return f.Core.Write(e, fields)
 }

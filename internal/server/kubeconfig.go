@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -27,10 +28,42 @@ func writeKubeconfig(path, server string, caPEM []byte, token string) error {
 	cfg.AuthInfos[kubeconfigUser] = &clientcmdapi.AuthInfo{Token: token}
 	cfg.Contexts[kubeconfigContext] = &clientcmdapi.Context{Cluster: kubeconfigCluster, AuthInfo: kubeconfigUser, Namespace: "default"}
 	cfg.CurrentContext = kubeconfigContext
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return fmt.Errorf("encoding kubeconfig: %w", err)
+	}
+	if err := writeFileAtomic(path, data, 0o600); err != nil {
 		return fmt.Errorf("writing kubeconfig %s: %w", path, err)
 	}
-	return os.Chmod(path, 0o600)
+	return nil
+}
+
+// writeFileAtomic replaces path with data in one step (a temporary file in
+// the same directory, renamed over it): whoever waits for the kubeconfig to
+// appear, or reads it while a restart rewrites it, never sees it half
+// written.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // loadOrCreateToken returns the admin token kept in path, creating it on
@@ -48,7 +81,7 @@ func loadOrCreateToken(path string) (string, error) {
 		return "", fmt.Errorf("generating admin token: %w", err)
 	}
 	token := hex.EncodeToString(buf)
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("writing admin token: %w", err)
 	}
 	return token, nil

@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -215,7 +216,10 @@ func tcpProbe(ctx context.Context, action *corev1.TCPSocketAction, t probeTarget
 }
 
 // grpcProbe calls grpc.health.v1.Health/Check on the pod IP; SERVING is
-// success, everything else a failure with the kubelet's messages.
+// success, everything else a failure with the kubelet's messages. As the
+// kubelet's blocking dial, it first waits (within the probe's timeout) for
+// a connection, so a port nobody listens on fails when the timeout ends,
+// with the kubelet's "timeout: failed to connect service".
 func grpcProbe(ctx context.Context, action *corev1.GRPCAction, t probeTarget, timeout time.Duration) (probeOutcome, string, error) {
 	addr := net.JoinHostPort(t.podIP, strconv.Itoa(int(action.Port)))
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUserAgent(probeUserAgent))
@@ -225,6 +229,12 @@ func grpcProbe(ctx context.Context, action *corev1.GRPCAction, t probeTarget, ti
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if err := waitConnected(ctx, conn); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return outcomeFailure, fmt.Sprintf("timeout: failed to connect service %q within %v: %+v", addr, timeout, err), nil
+		}
+		return outcomeFailure, fmt.Sprintf("error: failed to connect service at %q: %+v", addr, err), nil
+	}
 	service := ""
 	if action.Service != nil {
 		service = *action.Service
@@ -236,8 +246,6 @@ func grpcProbe(ctx context.Context, action *corev1.GRPCAction, t probeTarget, ti
 			return outcomeFailure, "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): " + status.Convert(err).Message(), nil
 		case codes.DeadlineExceeded:
 			return outcomeFailure, fmt.Sprintf("timeout: health rpc did not complete within %v", timeout), nil
-		case codes.Unavailable:
-			return outcomeFailure, fmt.Sprintf("error: failed to connect service at %q: %+v", addr, err), nil
 		}
 		return outcomeFailure, fmt.Sprintf("error: health rpc probe failed: %+v", err), nil
 	}
@@ -245,6 +253,22 @@ func grpcProbe(ctx context.Context, action *corev1.GRPCAction, t probeTarget, ti
 		return outcomeFailure, fmt.Sprintf("service unhealthy (responded with %q)", resp.GetStatus().String()), nil
 	}
 	return outcomeSuccess, "service healthy", nil
+}
+
+// waitConnected connects conn and waits until it is ready or ctx ends
+// (what grpc.WithBlock did for the kubelet's dial): gRPC keeps retrying a
+// refused connection in between.
+func waitConnected(ctx context.Context, conn *grpc.ClientConn) error {
+	conn.Connect()
+	for {
+		state := conn.GetState()
+		if state == connectivity.Ready {
+			return nil
+		}
+		if !conn.WaitForStateChange(ctx, state) {
+			return ctx.Err()
+		}
+	}
 }
 
 // resolvePort is the kubelet's: a number, a named container port, or a

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -232,16 +233,22 @@ func TestProber_GRPC(t *testing.T) {
 	grpcProbe := func(port int32, service *string) *corev1.Probe {
 		return &corev1.Probe{TimeoutSeconds: 2, ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: port, Service: service}}}
 	}
-	tests := map[string]struct {
+	type grpcCase struct {
 		probe      *corev1.Probe
 		want       probeOutcome
 		wantOutput string
-	}{
-		"serving":                 {grpcProbe(port, nil), outcomeSuccess, "service healthy"},
-		"not serving":             {grpcProbe(port, ptr.To("db")), outcomeFailure, `service unhealthy (responded with "NOT_SERVING")`},
-		"unknown service":         {grpcProbe(port, ptr.To("nope")), outcomeFailure, "error: health rpc probe failed: "},
-		"no health service":       {grpcProbe(int32(bare.Addr().(*net.TCPAddr).Port), nil), outcomeFailure, "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): "},
-		"nothing listening fails": {grpcProbe(int32(closedPort(t)), nil), outcomeFailure, "error: failed to connect service at "},
+	}
+	// Nobody listening: the kubelet's blocking dial retries until the
+	// probe's timeout (1 s here) and reports it.
+	refused := &corev1.Probe{TimeoutSeconds: 1, ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: int32(closedPort(t))}}}
+	refusedAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(refused.GRPC.Port)))
+	tests := map[string]grpcCase{
+		"serving":           {grpcProbe(port, nil), outcomeSuccess, "service healthy"},
+		"not serving":       {grpcProbe(port, ptr.To("db")), outcomeFailure, `service unhealthy (responded with "NOT_SERVING")`},
+		"unknown service":   {grpcProbe(port, ptr.To("nope")), outcomeFailure, "error: health rpc probe failed: "},
+		"no health service": {grpcProbe(int32(bare.Addr().(*net.TCPAddr).Port), nil), outcomeFailure, "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): "},
+		"nothing listening: a connect timeout": {refused, outcomeFailure,
+			fmt.Sprintf("timeout: failed to connect service %q within 1s: context deadline exceeded", refusedAddr)},
 	}
 	p := newProber(networkRuntime{crt.NewFake()})
 	for name, tc := range tests {

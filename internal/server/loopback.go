@@ -9,8 +9,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-
-	"github.com/skiff-sh/skiff/internal/growstack"
 )
 
 // loopbackHost names the in-process API for clients of the loopback config.
@@ -65,7 +63,6 @@ func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 			w.commit(http.StatusOK)
 			_ = pw.Close()
 		}()
-		growstack.Grow()
 		t.handler.ServeHTTP(w, sreq)
 	}()
 	select {

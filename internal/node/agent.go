@@ -74,7 +74,12 @@ type Config struct {
 	LeaseDuration, LeaseRenewInterval time.Duration
 	// NodeStatusInterval is how often node status is re-posted (default 1m).
 	NodeStatusInterval time.Duration
-	// StatusWorkers write pod status in parallel (default 16).
+	// StatusWorkers write pod status in parallel (default 4). The
+	// kubelet's status manager writes from a single goroutine; a few
+	// writers keep a burst of starts moving, while many would crowd out
+	// the controllers when a Job's pods are deleted: the workqueue then
+	// folds a pod's last changes into one write, or drops it once the
+	// informer has seen the pod go, instead of racing the deletion.
 	StatusWorkers int
 	// ShutdownGracePeriod bounds each pod's grace period when the agent
 	// stops and kills its pods (default 10s).
@@ -194,7 +199,7 @@ func withDefaults(cfg Config) Config {
 	setDuration(&cfg.NodeStatusInterval, time.Minute)
 	setDuration(&cfg.ShutdownGracePeriod, 10*time.Second)
 	if cfg.StatusWorkers <= 0 {
-		cfg.StatusWorkers = 16
+		cfg.StatusWorkers = 4
 	}
 	return cfg
 }

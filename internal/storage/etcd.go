@@ -151,7 +151,12 @@ func (s *etcdStore) conflict(key string, resp *clientv3.TxnResponse) error {
 
 func (s *etcdStore) Watch(ctx context.Context, prefix string, fromRevision int64) <-chan WatchResult {
 	out := make(chan WatchResult, 100)
-	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithPrevKV(), clientv3.WithProgressNotify()}
+	// No WithPrevKV, unlike upstream's etcd3 watcher: the watch cache holds
+	// every key's last value already, and etcd reads each previous value
+	// with a range of its own, in the one goroutine that sends this watch's
+	// events. Under load that delayed every in-process informer by tens of
+	// milliseconds, and stale informers mean conflicting writes.
+	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithProgressNotify()}
 	if fromRevision > 0 {
 		opts = append(opts, clientv3.WithRev(fromRevision+1))
 	}
@@ -194,9 +199,6 @@ func (s *etcdStore) toWatchResult(resp clientv3.WatchResponse) WatchResult {
 	events := make([]Event, 0, len(resp.Events))
 	for _, ev := range resp.Events {
 		e := Event{Key: strings.TrimPrefix(string(ev.Kv.Key), s.prefix), Revision: ev.Kv.ModRevision}
-		if ev.PrevKv != nil {
-			e.PrevValue = ev.PrevKv.Value
-		}
 		switch ev.Type {
 		case mvccpb.DELETE:
 			e.Type = EventDelete

@@ -66,15 +66,14 @@ const (
 	EventDelete
 )
 
-// Event is one change seen by a watch. For a put of an existing key PrevValue
-// holds the value before it; for a delete Value is nil and PrevValue holds the
-// last stored value. Revision is the revision of the change.
+// Event is one change seen by a watch: Value is the new value of a put and
+// nil for a delete (a watcher that needs the previous value keeps it, as
+// the watch cache does). Revision is the revision of the change.
 type Event struct {
-	Type      EventType
-	Key       string
-	Value     []byte
-	PrevValue []byte
-	Revision  int64
+	Type     EventType
+	Key      string
+	Value    []byte
+	Revision int64
 	// Create is true when a put created the key.
 	Create bool
 }

@@ -150,7 +150,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.hub = cacher.NewHub(cacher.HubConfig{Storage: s.store, Logger: s.logger, ProgressRequester: s.requestProgress})
+	s.hub = cacher.NewHub(cacher.HubConfig{Storage: s.store, Logger: s.logger})
 	res, err := buildResources(s.store, s.hub, s.logger)
 	if err != nil {
 		return nil, err
@@ -251,7 +251,11 @@ func (s *Server) startStorage(ctx context.Context) error {
 		}
 		s.embedded, s.client = e, e.Client()
 	}
-	s.store = storage.NewEtcd(s.client, s.cfg.EtcdPrefix)
+	if s.embedded != nil {
+		s.store = s.embedded.Store(s.cfg.EtcdPrefix)
+	} else {
+		s.store = storage.NewEtcd(s.client, s.cfg.EtcdPrefix)
+	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := s.store.Ready(rctx); err != nil {
@@ -286,11 +290,6 @@ func (s *Server) WaitOpenAPI() { _ = s.openAPI.Wait() }
 
 // Requests returns how many API requests the server has received.
 func (s *Server) Requests() uint64 { return s.api.Requests() }
-
-// requestProgress asks etcd to tell the watch cache its current revision.
-func (s *Server) requestProgress(ctx context.Context) error {
-	return s.client.RequestProgress(clientv3.WithRequireLeader(ctx))
-}
 
 func (s *Server) etcdDescription() string {
 	if s.embedded != nil {

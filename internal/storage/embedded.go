@@ -91,6 +91,14 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (e *Embedded, err er
 	return &Embedded{etcd: etcd, client: v3client.New(etcd.Server)}, nil
 }
 
+// Store returns the Interface over this server for keys under prefix. It
+// reads and writes through Client, and watches etcd's MVCC store directly.
+func (e *Embedded) Store(prefix string) Interface {
+	s := NewEtcd(e.client, prefix).(*etcdStore)
+	s.local = newLocalWatches(e.etcd.Server.Watchable())
+	return s
+}
+
 // Client returns the in-process client. It is valid until Close.
 func (e *Embedded) Client() *clientv3.Client { return e.client }
 

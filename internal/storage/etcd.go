@@ -18,6 +18,8 @@ import (
 // take the same code path.
 type etcdStore struct {
 	client *clientv3.Client
+	// local, for the embedded server, watches its MVCC store directly.
+	local *localWatches
 	// prefix is prepended to every key ("/registry"), so several Skiffs or
 	// other tenants can share one etcd cluster.
 	prefix string
@@ -150,6 +152,9 @@ func (s *etcdStore) conflict(key string, resp *clientv3.TxnResponse) error {
 }
 
 func (s *etcdStore) Watch(ctx context.Context, prefix string, fromRevision int64) <-chan WatchResult {
+	if s.local != nil {
+		return s.local.watch(ctx, s.prefix+prefix, s.prefix, fromRevision)
+	}
 	out := make(chan WatchResult, 100)
 	// No WithPrevKV, unlike upstream's etcd3 watcher: the watch cache holds
 	// every key's last value already, and etcd reads each previous value
@@ -196,20 +201,25 @@ func (s *etcdStore) toWatchResult(resp clientv3.WatchResponse) WatchResult {
 	if resp.IsProgressNotify() {
 		return WatchResult{Progress: resp.Header.Revision}
 	}
+	// No progress from a response with events: a catching-up watcher's
+	// batches carry etcd's current revision while later events are still
+	// to come.
 	events := make([]Event, 0, len(resp.Events))
 	for _, ev := range resp.Events {
-		e := Event{Key: strings.TrimPrefix(string(ev.Kv.Key), s.prefix), Revision: ev.Kv.ModRevision}
-		switch ev.Type {
-		case mvccpb.DELETE:
-			e.Type = EventDelete
-		default:
-			e.Type = EventPut
-			e.Value = ev.Kv.Value
-			e.Create = ev.IsCreate()
-		}
-		events = append(events, e)
+		events = append(events, toEvent(ev, s.prefix))
 	}
-	return WatchResult{Events: events, Progress: resp.Header.Revision}
+	return WatchResult{Events: events}
+}
+
+func (s *etcdStore) RequestProgress(ctx context.Context) error {
+	if s.local != nil {
+		s.local.requestProgress()
+		return nil
+	}
+	if err := s.client.RequestProgress(clientv3.WithRequireLeader(ctx)); err != nil {
+		return interpret(err)
+	}
+	return nil
 }
 
 func (s *etcdStore) CurrentRevision(ctx context.Context) (int64, error) {

@@ -116,6 +116,11 @@ type Interface interface {
 	// (exclusive). The channel is closed when ctx ends or after a result
 	// carrying Err. A compacted fromRevision yields ErrCompacted.
 	Watch(ctx context.Context, prefix string, fromRevision int64) <-chan WatchResult
+	// RequestProgress asks for a result with the store's current revision
+	// (Progress, no events) on every open watch, so a watcher learns that
+	// the store moved on when nothing it watches changed. Best effort: a
+	// watcher that cannot take it now may miss it.
+	RequestProgress(ctx context.Context) error
 	// CurrentRevision returns the latest revision of the store (a quorum read).
 	CurrentRevision(ctx context.Context) (int64, error)
 	// Compact discards history before revision.

@@ -50,6 +50,9 @@ func TestJobController_DeletingJob_NoNewPods(t *testing.T) {
 		t.Fatalf("deleting the orphaned pod: %v", err)
 	}
 	e.waitGone("pods", pod.Name)
+	// The sync that sees the pod gone writes active 0; had it created a
+	// pod, the same write would count it.
+	e.waitJob("held", "status.active 0", func(j *batchv1.Job) bool { return j.Status.Active == 0 })
 	// Poke the held Job so the controller syncs it again.
 	if _, err := e.patch("jobs", "held", types.MergePatchType, `{"metadata":{"annotations":{"poke":"1"}}}`); err != nil {
 		t.Fatalf("annotating the held job: %v", err)

@@ -35,10 +35,6 @@ type HubConfig struct {
 	// HistorySize is how many events each resource keeps for watches that
 	// start in the past. Default 8192.
 	HistorySize int
-	// Watcher, the progress requester the hub uses to advance its revision
-	// when etcd moved but none of its keys did. Optional: without it, waits
-	// for a revision fall back to polling Storage.CurrentRevision.
-	ProgressRequester func(ctx context.Context) error
 }
 
 // Hub feeds every registered Cache from one etcd watch.
@@ -194,12 +190,26 @@ func (h *Hub) WaitForRevision(ctx context.Context, rev int64) error {
 		return nil
 	}
 	// Ask etcd for a progress notification: when nothing under our prefix
-	// changed, that is the only way the hub learns that etcd moved on.
-	if h.cfg.ProgressRequester != nil {
-		if err := h.cfg.ProgressRequester(ctx); err != nil {
-			h.logger.Debug("requesting watch progress", "err", err)
+	// changed, that is the only way the hub learns that etcd moved on. etcd
+	// drops a notification it cannot queue at once, so ask again until
+	// caught up.
+	h.requestProgress(ctx)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(progressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				h.requestProgress(ctx)
+			}
 		}
-	}
+	}()
 	stop := context.AfterFunc(ctx, func() {
 		h.mu.Lock()
 		h.cond.Broadcast()
@@ -215,6 +225,16 @@ func (h *Hub) WaitForRevision(ctx context.Context, rev int64) error {
 		h.cond.Wait()
 	}
 	return nil
+}
+
+// progressInterval is how often a wait for a revision repeats its progress
+// request.
+const progressInterval = 100 * time.Millisecond
+
+func (h *Hub) requestProgress(ctx context.Context) {
+	if err := h.cfg.Storage.RequestProgress(ctx); err != nil {
+		h.logger.Debug("requesting watch progress", "err", err)
+	}
 }
 
 // ErrTooOld is returned for a watch from a revision the cache no longer holds.

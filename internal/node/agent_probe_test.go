@@ -187,6 +187,13 @@ func TestAgent_Process_LivenessProbeFailureRestarts(t *testing.T) {
 // pollContainerEvent waits for an event of pod with reason and returns it.
 func pollContainerEvent(t *testing.T, e *testEnv, pod, reason string) corev1.Event {
 	t.Helper()
+	return pollEvent(t, e, func(ev corev1.Event) bool { return ev.InvolvedObject.Name == pod && ev.Reason == reason })
+}
+
+// pollEvent returns the first event of the test namespace that match
+// accepts, failing after 30 s.
+func pollEvent(t *testing.T, e *testEnv, match func(corev1.Event) bool) corev1.Event {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		evs, err := e.client.CoreV1().Events(e.ns).List(context.Background(), metav1.ListOptions{})
@@ -194,12 +201,12 @@ func pollContainerEvent(t *testing.T, e *testEnv, pod, reason string) corev1.Eve
 			t.Fatal(err)
 		}
 		for _, ev := range evs.Items {
-			if ev.InvolvedObject.Name == pod && ev.Reason == reason {
+			if match(ev) {
 				return ev
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s event for %s", reason, pod)
+			t.Fatal("no matching event within 30 s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -93,6 +93,20 @@ func TestAgent_Process_InitContainers(t *testing.T) {
 	if out := e.logs(t, "init", &corev1.PodLogOptions{}); out != "one\ntwo\n" {
 		t.Errorf("logs = %q", out)
 	}
+	// The kubelet's events for each container, on the container's field path.
+	for _, want := range []struct{ reason, fieldPath, message string }{
+		{"Created", "spec.initContainers{first}", "Created container: first"},
+		{"Started", "spec.initContainers{first}", "Started container first"},
+		{"Created", "spec.containers{main}", "Created container: main"},
+		{"Started", "spec.containers{main}", "Started container main"},
+	} {
+		ev := pollEvent(t, e, func(ev corev1.Event) bool {
+			return ev.InvolvedObject.Name == "init" && ev.Reason == want.reason && ev.InvolvedObject.FieldPath == want.fieldPath
+		})
+		if ev.Type != corev1.EventTypeNormal || ev.Message != want.message {
+			t.Errorf("%s event on %s = %s %q, want Normal %q", want.reason, want.fieldPath, ev.Type, ev.Message, want.message)
+		}
+	}
 
 	failing := testPod("init-fail", corev1.RestartPolicyNever, shC("main", "echo never"))
 	failing.Spec.InitContainers = []corev1.Container{shC("first", "exit 7")}

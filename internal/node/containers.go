@@ -94,7 +94,11 @@ func (w *podWorker) runOnce(ctx context.Context, st *ctrState, spec crt.Containe
 	st.started, st.ready, st.probeKilled = c.StartupProbe == nil, c.ReadinessProbe == nil, false
 	w.mu.Unlock()
 	w.notify()
-	w.a.recorder.Eventf(w.latest(), corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	// The kubelet's two events for a container it creates and starts; the
+	// runtime does both in one step.
+	ref := containerRef(w.latest(), c.Name)
+	w.a.recorder.Eventf(ref, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
+	w.a.recorder.Eventf(ref, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	probes := w.startProbes(ctx, st, c, id, started)
 	exit := w.waitContainer(ctx, id)
 	probes.stop()
@@ -141,7 +145,8 @@ func (w *podWorker) waitContainer(ctx context.Context, id crt.ContainerID) crt.E
 	select {
 	case r = <-ch:
 	case <-w.stopCh:
-		w.a.recorder.Eventf(w.latest(), corev1.EventTypeNormal, "Killing", "Stopping container %s", containerName(id))
+		name := containerName(id)
+		w.a.recorder.Eventf(containerRef(w.latest(), name), corev1.EventTypeNormal, "Killing", "Stopping container %s", name)
 		if err := w.a.rt.Stop(ctx, id, w.grace()); err != nil {
 			w.logger.Warn("stopping container", "container", string(id), "err", err)
 		}

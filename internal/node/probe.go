@@ -41,8 +41,19 @@ const minProbeKillGrace = 2 * time.Second
 func containerRef(pod *corev1.Pod, name string) *corev1.ObjectReference {
 	return &corev1.ObjectReference{
 		Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID,
-		ResourceVersion: pod.ResourceVersion, FieldPath: fmt.Sprintf("spec.containers{%s}", name),
+		ResourceVersion: pod.ResourceVersion, FieldPath: containerFieldPath(pod, name),
 	}
+}
+
+// containerFieldPath names a container within its pod, as the kubelet's
+// container references do: spec.initContainers{name} for an init container.
+func containerFieldPath(pod *corev1.Pod, name string) string {
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == name {
+			return fmt.Sprintf("spec.initContainers{%s}", name)
+		}
+	}
+	return fmt.Sprintf("spec.containers{%s}", name)
 }
 
 // containerStarted reports whether st's startup probe has passed.

@@ -243,18 +243,13 @@ func (s *Server) startStorage(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.client = c
+		s.client, s.store = c, storage.NewEtcd(c, s.cfg.EtcdPrefix)
 	} else {
 		e, err := storage.StartEmbedded(ctx, storage.EmbeddedConfig{Dir: filepath.Join(s.cfg.DataDir, "etcd")})
 		if err != nil {
 			return err
 		}
-		s.embedded, s.client = e, e.Client()
-	}
-	if s.embedded != nil {
-		s.store = s.embedded.Store(s.cfg.EtcdPrefix)
-	} else {
-		s.store = storage.NewEtcd(s.client, s.cfg.EtcdPrefix)
+		s.embedded, s.client, s.store = e, e.Client(), e.Store(s.cfg.EtcdPrefix)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -171,13 +171,7 @@ func (s *etcdStore) Watch(ctx context.Context, prefix string, fromRevision int64
 	go func() {
 		defer close(out)
 		for resp := range wch {
-			res := s.toWatchResult(resp)
-			select {
-			case out <- res:
-			case <-ctx.Done():
-				return
-			}
-			if res.Err != nil {
+			if !deliver(ctx, out, s.toWatchResult(resp)) {
 				return
 			}
 		}
@@ -191,9 +185,25 @@ func (s *etcdStore) Watch(ctx context.Context, prefix string, fromRevision int64
 	return out
 }
 
+// deliver sends res to a watch's channel and reports whether the watch goes
+// on: not once ctx ended or after an error.
+func deliver(ctx context.Context, out chan<- WatchResult, res WatchResult) bool {
+	select {
+	case out <- res:
+		return res.Err == nil
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// compactedResult ends a watch whose start etcd has compacted away.
+func compactedResult(compactRevision int64) WatchResult {
+	return WatchResult{Err: fmt.Errorf("watch from compacted revision (compacted at %d): %w", compactRevision, ErrCompacted)}
+}
+
 func (s *etcdStore) toWatchResult(resp clientv3.WatchResponse) WatchResult {
 	if resp.CompactRevision != 0 {
-		return WatchResult{Err: fmt.Errorf("watch from compacted revision (compacted at %d): %w", resp.CompactRevision, ErrCompacted)}
+		return compactedResult(resp.CompactRevision)
 	}
 	if err := resp.Err(); err != nil {
 		return WatchResult{Err: interpret(err)}

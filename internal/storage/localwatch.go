@@ -93,13 +93,7 @@ func (l *localWatches) watch(ctx context.Context, fullPrefix, trimPrefix string,
 				continue
 			case resp = <-st.ws.Chan():
 			}
-			res := localResult(resp, trimPrefix)
-			select {
-			case out <- res:
-			case <-ctx.Done():
-				return
-			}
-			if res.Err != nil {
+			if !deliver(ctx, out, localResult(resp, trimPrefix)) {
 				return
 			}
 		}
@@ -141,7 +135,7 @@ func (st *localStream) retryProgress() bool {
 // current revision while later events are still to come.
 func localResult(resp mvcc.WatchResponse, trimPrefix string) WatchResult {
 	if resp.CompactRevision != 0 {
-		return WatchResult{Err: fmt.Errorf("watch from compacted revision (compacted at %d): %w", resp.CompactRevision, ErrCompacted)}
+		return compactedResult(resp.CompactRevision)
 	}
 	if len(resp.Events) == 0 {
 		return WatchResult{Progress: resp.Revision}

@@ -1,6 +1,8 @@
 package apiserver
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -99,3 +101,13 @@ func (s *statusRecorder) Flush() {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Hijack passes a connection upgrade through (exec's SPDY or WebSocket
+// stream); an upgrade that wrote no status itself counts as 101.
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err == nil && !s.wroteHeader {
+		s.code, s.wroteHeader = http.StatusSwitchingProtocols, true
+	}
+	return conn, rw, err
+}

@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -135,6 +137,20 @@ func (w *statusWriter) Flush() {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack passes a connection upgrade through (exec's SPDY or WebSocket
+// stream); an upgrade that wrote no status itself is recorded as 101.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.mu.Lock()
+		if w.status == 0 {
+			w.status = http.StatusSwitchingProtocols
+		}
+		w.mu.Unlock()
+	}
+	return conn, rw, err
+}
 
 func (w *statusWriter) code() int {
 	w.mu.Lock()

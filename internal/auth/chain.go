@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -116,6 +117,31 @@ func Attributes(u user.Info, info *request.RequestInfo) authorizer.AttributesRec
 	}
 }
 
+// streamSubresources are the pod subresources whose WebSocket upgrade (a GET)
+// must also be allowed to create, as their SPDY upgrade (a POST) is.
+var streamSubresources = map[string]bool{"exec": true, "attach": true, "portforward": true}
+
+// authorizeStreamCreate is upstream's ensureAuthorizedForVerb, behind its
+// AuthorizePodWebsocketUpgradeCreatePermission gate (on since 1.35): a
+// request to pods/exec, attach or portforward is also authorized as a
+// create, so that a policy granting "get" alone does not open a WebSocket
+// stream (kubernetes/kubernetes#133515). A denial is upstream's Forbidden,
+// whose message ends with the authorizer's reason (RBAC gives none).
+func authorizeStreamCreate(ctx context.Context, a authorizer.UnconditionalAuthorizer, attrs authorizer.AttributesRecord) error {
+	if attrs.APIGroup != "" || attrs.Resource != "pods" || !streamSubresources[attrs.Subresource] || attrs.Verb == "create" {
+		return nil
+	}
+	attrs.Verb = "create"
+	decision, reason, err := a.Authorize(ctx, attrs)
+	if err != nil {
+		return err
+	}
+	if decision != authorizer.DecisionAllow {
+		return apierrors.NewForbidden(schema.GroupResource{Resource: attrs.Resource}, attrs.Name, errors.New(reason))
+	}
+	return nil
+}
+
 // withAuthorization passes allowed requests on and answers the rest with
 // upstream's 403 (responsewriters.Forbidden: `jobs.batch "pi" is forbidden:
 // User "alice" cannot delete resource "jobs" in API group "batch" in the
@@ -132,6 +158,10 @@ func withAuthorization(next http.Handler, a authorizer.UnconditionalAuthorizer) 
 		decision, reason, err := a.Authorize(r.Context(), attrs)
 		switch {
 		case decision == authorizer.DecisionAllow:
+			if err := authorizeStreamCreate(r.Context(), a, attrs); err != nil {
+				responsewriters.ErrorNegotiated(err, scheme.Codecs, schema.GroupVersion{Group: info.APIGroup, Version: info.APIVersion}, w, r)
+				return
+			}
 			next.ServeHTTP(w, r)
 		case err != nil:
 			responsewriters.InternalError(w, r, err)

@@ -26,6 +26,18 @@ func (a *Agent) LogHandler() *LogHandler {
 	return h
 }
 
+// ExecHandler returns the pods/exec handler served from this agent's
+// runtime, finding containers as LogHandler does.
+func (a *Agent) ExecHandler() *ExecHandler {
+	h, _ := NewExecHandler(ExecHandlerConfig{
+		Pods: PodGetterFunc(func(ctx context.Context, ns, name string) (*corev1.Pod, error) {
+			return a.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		}),
+		Runtime: a.rt, Status: a.liveStatus, Logger: a.logger,
+	})
+	return h
+}
+
 // EvictionHandler returns the pods/eviction handler using the agent's client.
 func (a *Agent) EvictionHandler() *EvictionHandler {
 	h, _ := NewEvictionHandler(a.client.CoreV1(), a.logger)

@@ -87,7 +87,7 @@ func (h *LogHandler) ServeSubresource(w http.ResponseWriter, r *http.Request, re
 	if err != nil {
 		return err
 	}
-	container, err := logContainer(pod, opts.Container)
+	container, err := podContainer(pod, opts.Container)
 	if err != nil {
 		return err
 	}
@@ -151,15 +151,8 @@ func (f flushWriter) flush() {
 // parameter conversion does (the first value of each; a boolean is false
 // only for "false", "f" or "0").
 func parseLogOptions(q url.Values) (*corev1.PodLogOptions, error) {
-	opts := &corev1.PodLogOptions{Container: q.Get("container")}
-	bools := map[string]*bool{"follow": &opts.Follow, "previous": &opts.Previous, "timestamps": &opts.Timestamps,
-		"insecureSkipTLSVerifyBackend": &opts.InsecureSkipTLSVerifyBackend}
-	for k, p := range bools {
-		if vs, ok := q[k]; ok && len(vs) > 0 {
-			v := vs[0]
-			*p = !(v == "0" || strings.EqualFold(v, "f") || strings.EqualFold(v, "false"))
-		}
-	}
+	opts := &corev1.PodLogOptions{Container: q.Get("container"), Follow: queryBool(q, "follow"), Previous: queryBool(q, "previous"),
+		Timestamps: queryBool(q, "timestamps"), InsecureSkipTLSVerifyBackend: queryBool(q, "insecureSkipTLSVerifyBackend")}
 	ints := map[string]**int64{"sinceSeconds": &opts.SinceSeconds, "tailLines": &opts.TailLines, "limitBytes": &opts.LimitBytes}
 	for k, p := range ints {
 		if vs, ok := q[k]; ok && len(vs) > 0 {
@@ -181,6 +174,18 @@ func parseLogOptions(q url.Values) (*corev1.PodLogOptions, error) {
 	return opts, nil
 }
 
+// queryBool reads a boolean query parameter as upstream's parameter
+// conversion: absent is false, and so are "0", "f" and "false" (any case);
+// anything else, "" included, is true.
+func queryBool(q url.Values, key string) bool {
+	vs, ok := q[key]
+	if !ok || len(vs) == 0 {
+		return false
+	}
+	v := vs[0]
+	return !(v == "0" || strings.EqualFold(v, "f") || strings.EqualFold(v, "false"))
+}
+
 // validateLogOptions is upstream's ValidatePodLogOptions.
 func validateLogOptions(opts *corev1.PodLogOptions) field.ErrorList {
 	var errs field.ErrorList
@@ -199,8 +204,9 @@ func validateLogOptions(opts *corev1.PodLogOptions) field.ErrorList {
 	return errs
 }
 
-// logContainer picks the container as upstream's pod.LogLocation.
-func logContainer(pod *corev1.Pod, name string) (string, error) {
+// podContainer picks the container as upstream's validateContainer (for
+// logs, exec and attach).
+func podContainer(pod *corev1.Pod, name string) (string, error) {
 	if name == "" {
 		switch len(pod.Spec.Containers) {
 		case 1:

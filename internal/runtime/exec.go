@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -47,33 +48,40 @@ func newExecEnv(cfg *initConfig) *execEnv {
 // container also kills it, and gets its own process group, which a timeout
 // or the end of ctx kills with SIGKILL.
 func (p *Process) ExecSync(ctx context.Context, id ContainerID, cmd []string, timeout time.Duration) (ExecResult, error) {
+	c, ec, notFound, err := p.execCommand(id, cmd)
+	if err != nil || ec == nil {
+		return notFound, err
+	}
+	return p.runExec(ctx, c, ec, cmd, timeout)
+}
+
+// execCommand prepares cmd to run in the running container id as its
+// workload runs (see ExecSync). When the executable cannot be found on the
+// host it returns no command and the result the init helper and nsenter
+// give then: exit code 127 and a message.
+func (p *Process) execCommand(id ContainerID, cmd []string) (*container, *exec.Cmd, ExecResult, error) {
 	if len(cmd) == 0 || cmd[0] == "" {
-		return ExecResult{}, fmt.Errorf("%w: empty exec command", ErrInvalidSpec)
+		return nil, nil, ExecResult{}, fmt.Errorf("%w: empty exec command", ErrInvalidSpec)
 	}
 	c, err := p.lookup(id)
 	if err != nil {
-		return ExecResult{}, err
+		return nil, nil, ExecResult{}, err
 	}
 	if c.exited() {
-		return ExecResult{}, fmt.Errorf("%w: %s", ErrNotRunning, id)
+		return nil, nil, ExecResult{}, fmt.Errorf("%w: %s", ErrNotRunning, id)
 	}
 	if c.exec == nil {
-		return ExecResult{}, fmt.Errorf("exec in %s, recovered after a restart: %w", id, errors.ErrUnsupported)
+		return nil, nil, ExecResult{}, fmt.Errorf("exec in %s, recovered after a restart: %w", id, errors.ErrUnsupported)
 	}
-	var ec *exec.Cmd
 	if c.exec.namespaces {
-		if ec, err = c.nsenterCommand(cmd); err != nil {
-			return ExecResult{}, err
-		}
-	} else {
-		exe, err := lookExecutable(cmd[0], &initConfig{Env: c.exec.env, FallbackBinDir: c.exec.fallbackBinDir})
-		if err != nil {
-			// As the init helper and nsenter report it: exit code 127.
-			return ExecResult{ExitCode: initExitNotFound, Output: fmt.Appendf(nil, "exec: %q: %v\n", cmd[0], err)}, nil
-		}
-		ec = c.hostCommand(exe, cmd)
+		ec, err := c.nsenterCommand(cmd)
+		return c, ec, ExecResult{}, err
 	}
-	return p.runExec(ctx, c, ec, cmd, timeout)
+	exe, err := lookExecutable(cmd[0], &initConfig{Env: c.exec.env, FallbackBinDir: c.exec.fallbackBinDir})
+	if err != nil {
+		return c, nil, ExecResult{ExitCode: initExitNotFound, Output: fmt.Appendf(nil, "exec: %q: %v\n", cmd[0], err)}, nil
+	}
+	return c, c.hostCommand(exe, cmd), ExecResult{}, nil
 }
 
 // nsenterCommand runs cmd in the namespaces and root of c's process.
@@ -128,11 +136,7 @@ func (p *Process) runExec(ctx context.Context, c *container, ec *exec.Cmd, cmd [
 		return ExecResult{}, fmt.Errorf("exec in %s: %w", c.id, err)
 	}
 	pid := ec.Process.Pid
-	if c.cg != nil {
-		if err := c.cg.addProc(pid); err != nil {
-			p.logger.Debug("exec: joining the container's cgroup", "container", c.id, "err", err)
-		}
-	}
+	p.joinCgroup(c, pid)
 	done := make(chan error, 1) // buffered: the waiter never blocks
 	go func() { done <- ec.Wait() }()
 	var expired <-chan time.Time
@@ -157,11 +161,16 @@ func (p *Process) runExec(ctx context.Context, c *container, ec *exec.Cmd, cmd [
 	if err != nil && !errors.Is(err, exec.ErrWaitDelay) && !errors.As(err, &ee) {
 		return ExecResult{Output: out.Bytes()}, fmt.Errorf("exec in %s: %w", c.id, err)
 	}
-	res := ExecResult{Output: out.Bytes(), ExitCode: int32(ec.ProcessState.ExitCode())}
-	if ws, ok := ec.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		res.ExitCode = int32(128 + ws.Signal())
+	return ExecResult{Output: out.Bytes(), ExitCode: exitCode(ec.ProcessState)}, nil
+}
+
+// exitCode is a finished command's exit code, 128+signal when a signal
+// ended it (as a shell and the kubelet report it).
+func exitCode(ps *os.ProcessState) int32 {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return int32(128 + ws.Signal())
 	}
-	return res, nil
+	return int32(ps.ExitCode())
 }
 
 // cappedBuffer keeps the first max bytes written to it and discards the

@@ -1,10 +1,14 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -98,7 +102,7 @@ func TestProcess_ExecSync_SeesTheContainersFiles(t *testing.T) {
 	}
 }
 
-func TestRuntime_ExecSync_Errors(t *testing.T) {
+func TestRuntime_Exec_Errors(t *testing.T) {
 	t.Parallel()
 	for _, h := range harnesses(t) {
 		t.Run(h.name, func(t *testing.T) {
@@ -120,6 +124,12 @@ func TestRuntime_ExecSync_Errors(t *testing.T) {
 			}
 			if _, err := h.rt.ExecSync(ctx, "nope_c_0", []string{"true"}, time.Second); !errors.Is(err, ErrNotFound) {
 				t.Errorf("ExecSync on a missing container: %v, want ErrNotFound", err)
+			}
+			if _, err := h.rt.Exec(ctx, id, []string{"true"}, ExecIO{}); !errors.Is(err, ErrNotRunning) {
+				t.Errorf("Exec on an exited container: %v, want ErrNotRunning", err)
+			}
+			if _, err := h.rt.Exec(ctx, "nope_c_0", []string{"true"}, ExecIO{}); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Exec on a missing container: %v, want ErrNotFound", err)
 			}
 		})
 	}
@@ -143,5 +153,94 @@ func TestFake_ExecSync_AnswersWithExecExitCode(t *testing.T) {
 	}
 	if f.Capabilities().Network {
 		t.Errorf("the fake claims a network: the agent would probe nothing real")
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the exec's copying goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestProcess_Exec_Streams(t *testing.T) {
+	t.Parallel()
+	for name, disableNS := range map[string]bool{"with namespaces": false, "without namespaces": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := newProcessRuntime(t, ProcessConfig{DisableNamespaces: disableNS})
+			id := startWaiting(t, p, ContainerSpec{Image: "example.com/app", Command: testTask("wait")})
+			neverClosed, _ := io.Pipe()
+			tests := map[string]struct {
+				cmd        []string
+				stdin      io.Reader
+				tty        bool
+				resize     []TerminalSize
+				wantCode   int32
+				wantStdout string // a substring with tty
+				wantStderr string
+			}{
+				"stdin to stdout":             {cmd: testTask("cat"), stdin: strings.NewReader("hello\nworld\n"), wantStdout: "hello\nworld\n"},
+				"stdout and stderr apart":     {cmd: testTask("echo", "out", "stderr", "err", "exit", "4"), wantCode: 4, wantStdout: "out\n", wantStderr: "err\n"},
+				"open stdin does not hold it": {cmd: testTask("echo", "done"), stdin: neverClosed, wantStdout: "done\n"},
+				"missing executable":          {cmd: []string{"/does/not/exist"}, wantCode: 127, wantStderr: "/does/not/exist"},
+				"tty with its size":           {cmd: testTask("winsize", "30x100"), tty: true, resize: []TerminalSize{{Width: 100, Height: 30}}, wantStdout: "tty 30x100\r\n"},
+				"tty without a size":          {cmd: testTask("stderr", "on the terminal"), tty: true, wantStdout: "on the terminal\r\n"},
+				"tty found by its name":       {cmd: testTask("ttyname"), tty: true, wantStdout: "terminal found\r\n"},
+			}
+			for name, tc := range tests {
+				t.Run(name, func(t *testing.T) {
+					var stdout, stderr lockedBuffer
+					resize := make(chan TerminalSize, len(tc.resize))
+					for _, s := range tc.resize {
+						resize <- s
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					code, err := p.Exec(ctx, id, tc.cmd, ExecIO{Stdin: tc.stdin, Stdout: &stdout, Stderr: &stderr, TTY: tc.tty, Resize: resize})
+					if err != nil {
+						t.Fatalf("Exec: %v", err)
+					}
+					if code != tc.wantCode {
+						t.Errorf("exit code = %d, want %d (stdout %q, stderr %q)", code, tc.wantCode, stdout.String(), stderr.String())
+					}
+					if got := stdout.String(); (tc.tty && !strings.Contains(got, tc.wantStdout)) || (!tc.tty && got != tc.wantStdout) {
+						t.Errorf("stdout = %q, want %q", got, tc.wantStdout)
+					}
+					if got := stderr.String(); !strings.Contains(got, tc.wantStderr) || (tc.wantStderr == "" && got != "") {
+						t.Errorf("stderr = %q, want %q", got, tc.wantStderr)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestProcess_Exec_ContextEndKillsTheCommand(t *testing.T) {
+	t.Parallel()
+	p := newProcessRuntime(t, ProcessConfig{})
+	id := startWaiting(t, p, ContainerSpec{Image: "example.com/app", Command: testTask("wait")})
+	for _, tty := range []bool{false, true} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		begin := time.Now()
+		_, err := p.Exec(ctx, id, testTask("wait"), ExecIO{TTY: tty})
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("tty %v: Exec error = %v, want the context's", tty, err)
+		}
+		if took := time.Since(begin); took > 5*time.Second {
+			t.Errorf("tty %v: Exec returned after %v, want about 300ms", tty, took)
+		}
 	}
 }

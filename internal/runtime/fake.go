@@ -336,6 +336,13 @@ func (f *Fake) ExecSync(_ context.Context, id ContainerID, _ []string, _ time.Du
 	return ExecResult{ExitCode: c.behavior.ExecExitCode}, nil
 }
 
+// Exec implements Runtime as ExecSync: it runs nothing, reads no input,
+// writes no output and exits with FakeBehavior.ExecExitCode.
+func (f *Fake) Exec(ctx context.Context, id ContainerID, cmd []string, _ ExecIO) (int32, error) {
+	res, err := f.ExecSync(ctx, id, cmd, 0)
+	return res.ExitCode, err
+}
+
 // Capabilities implements Runtime: the fake pretends to support everything.
 func (f *Fake) Capabilities() Capabilities {
 	return Capabilities{Namespaces: true, Reason: "fake runtime: no processes run, probes answer with FakeBehavior.ExecExitCode"}

@@ -175,7 +175,9 @@ func mountAt(root, source, target, fstype string, flags uintptr) error {
 }
 
 // setupDev gives the container a private /dev: a tmpfs with the usual device
-// nodes bound from the host, /dev/pts, /dev/shm and the std* links.
+// nodes bound from the host, the host's /dev/pts (the terminals of
+// `kubectl exec -t` are allocated there, and a command finds its own by
+// name) with the /dev/ptmx link, /dev/shm and the std* links.
 func setupDev(root string) error {
 	dev := filepath.Join(root, "dev")
 	if err := mountAt(root, "tmpfs", "/dev", "tmpfs", syscall.MS_NOSUID); err != nil {
@@ -194,6 +196,15 @@ func setupDev(root string) error {
 	}
 	links := map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
 		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
+	if st, err := os.Stat("/dev/pts"); err == nil && st.IsDir() {
+		if err := os.Mkdir(filepath.Join(dev, "pts"), 0o755); err != nil {
+			return fmt.Errorf("creating /dev/pts: %w", err)
+		}
+		if err := bindMount("/dev/pts", filepath.Join(dev, "pts"), false); err != nil {
+			return err
+		}
+		links["ptmx"] = "pts/ptmx"
+	}
 	for name, target := range links {
 		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil {
 			return fmt.Errorf("creating /dev/%s: %w", name, err)

@@ -80,6 +80,12 @@ type Runtime interface {
 	// error is ErrExecTimeout. A missing container gives ErrNotFound, an
 	// exited one ErrNotRunning. A non-zero exit is not an error.
 	ExecSync(ctx context.Context, id ContainerID, cmd []string, timeout time.Duration) (ExecResult, error)
+	// Exec runs cmd in the running container id as ExecSync does, with its
+	// standard streams connected to streams (kubectl exec), until it exits;
+	// the end of ctx kills it. It returns the exit code, 128+signal when a
+	// signal ended the command; an executable that cannot be found exits
+	// with 127 and a message on the error stream. Errors as ExecSync's.
+	Exec(ctx context.Context, id ContainerID, cmd []string, streams ExecIO) (int32, error)
 
 	// Capabilities reports what this runtime can do on this host.
 	Capabilities() Capabilities

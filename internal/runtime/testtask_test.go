@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // testTaskArg makes the test binary a fake workload (as nomad's testtask):
@@ -24,6 +27,12 @@ import (
 //	ids                 print "uid gid"
 //	write P S           write S to file P
 //	alloc MB            allocate and touch MB mebibytes
+//	cat                 copy stdin to stdout until its end
+//	winsize RxC         wait (up to 10 s) until the terminal on stdin is R
+//	                    rows by C columns, then print "tty RxC" (the size
+//	                    it has then, "not a tty" without one)
+//	ttyname             print "terminal found" when stdin's device exists
+//	                    under its name (as ttyname(3) checks), else its name
 //	wait                block until killed
 const testTaskArg = "__testtask__"
 
@@ -134,6 +143,34 @@ func testTaskStep2(op, arg string) (int, error) {
 		}
 		fmt.Println("allocated", len(keep))
 		return 2, nil
+	case "cat":
+		_, err := io.Copy(os.Stdout, os.Stdin)
+		return 1, err
+	case "winsize":
+		var got string
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			rows, cols, err := pty.Getsize(os.Stdin)
+			if err != nil {
+				fmt.Println("not a tty")
+				return 2, nil
+			}
+			if got = fmt.Sprintf("%dx%d", rows, cols); got == arg {
+				break
+			}
+		}
+		fmt.Println("tty", got)
+		return 2, nil
+	case "ttyname":
+		name, err := os.Readlink("/proc/self/fd/0")
+		if err != nil {
+			return 1, err
+		}
+		if _, err := os.Stat(name); err != nil {
+			fmt.Println("no device at", name)
+			return 1, nil
+		}
+		fmt.Println("terminal found")
+		return 1, nil
 	}
 	return 0, fmt.Errorf("unknown action %q", op)
 }

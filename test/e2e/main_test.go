@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,10 +105,18 @@ func (c *cluster) kubectl(args ...string) string {
 
 // kubectlErr runs `skiff kubectl` and returns combined output and error.
 func (c *cluster) kubectlErr(args ...string) (string, error) {
+	return c.kubectlWith(nil, nil, args...)
+}
+
+// kubectlWith runs `skiff kubectl` with extra environment variables and
+// stdin (nil: none) and returns combined output and error.
+func (c *cluster) kubectlWith(env []string, stdin io.Reader, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, skiffBin, append([]string{"kubectl", "--kubeconfig", c.kubeconfig}, args...)...)
 	cmd.Dir = repoRoot(c.t)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = stdin
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -19,6 +20,9 @@ func newKubectlCommand() *cobra.Command {
 		Short:              "Run kubectl against Skiff",
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
+			if err := setKubectlVersion(); err != nil {
+				return fmt.Errorf("setting kubectl's version: %w", err)
+			}
 			if os.Getenv("KUBECONFIG") == "" && !hasKubeconfigFlag(args) {
 				if abs, err := filepath.Abs(filepath.Join(".skiff", "kubeconfig")); err == nil {
 					_ = os.Setenv("KUBECONFIG", abs)

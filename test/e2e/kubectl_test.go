@@ -53,6 +53,18 @@ func TestKubectl_APIResources(t *testing.T) {
 	}
 }
 
+// kubectl version prints its own release and the server's, and succeeds
+// (it used to fail to parse the unset "v0.0.0-master+$Format:%H$").
+func TestKubectl_Version(t *testing.T) {
+	c := startCluster(t)
+	out := c.kubectl("version")
+	for _, want := range []string{`(?m)^Client Version: v1\.37\.\d+$`, `(?m)^Server Version: v1\.37\.\d+-skiff$`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("kubectl version lacks %s:\n%s", want, out)
+		}
+	}
+}
+
 func TestKubectl_GetWatch_SeesChange(t *testing.T) {
 	c := startCluster(t)
 	c.kubectl("create", "configmap", "w1", "--from-literal=a=b")

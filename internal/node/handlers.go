@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +35,30 @@ func (a *Agent) ExecHandler() *ExecHandler {
 			return a.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		}),
 		Runtime: a.rt, Status: a.liveStatus, Logger: a.logger,
+	})
+	return h
+}
+
+// PortForwardHandler returns the pods/portforward handler for the pods this
+// agent runs.
+func (a *Agent) PortForwardHandler() *PortForwardHandler {
+	h, _ := NewPortForwardHandler(PortForwardHandlerConfig{
+		Pods: PodGetterFunc(func(ctx context.Context, ns, name string) (*corev1.Pod, error) {
+			return a.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		}),
+		Running: func(pod *corev1.Pod) bool {
+			status, ok := a.liveStatus(pod.UID)
+			if !ok {
+				return false
+			}
+			for _, cs := range slices.Concat(status.ContainerStatuses, status.InitContainerStatuses) {
+				if cs.State.Running != nil {
+					return true
+				}
+			}
+			return false
+		},
+		Logger: a.logger,
 	})
 	return h
 }

@@ -52,9 +52,9 @@ type resources struct {
 	list       []*apiserver.Resource
 	namespaces *generic.Store
 	pods       *generic.Store
-	// podLogs, podExec and podEviction are served by the node agent, which can only
+	// podLogs, podExec, podPortForward and podEviction are served by the node agent, which can only
 	// start once the API serves.
-	podLogs, podExec, podEviction *nodeagent.DeferredHandler
+	podLogs, podExec, podPortForward, podEviction *nodeagent.DeferredHandler
 	// RBAC stores feed the authorizer and the bootstrap policy.
 	roles, roleBindings, clusterRoles, clusterRoleBindings *generic.Store
 	// escalation guards RBAC writes; its Authorizer is set once built.
@@ -107,7 +107,7 @@ func rbacResources(out *resources) []simpleResource {
 }
 
 func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) (*resources, error) {
-	out := &resources{podLogs: &nodeagent.DeferredHandler{}, podExec: &nodeagent.DeferredHandler{}, podEviction: &nodeagent.DeferredHandler{}, escalation: &auth.EscalationCheck{}, reviews: &reviewsHandler{}}
+	out := &resources{podLogs: &nodeagent.DeferredHandler{}, podExec: &nodeagent.DeferredHandler{}, podPortForward: &nodeagent.DeferredHandler{}, podEviction: &nodeagent.DeferredHandler{}, escalation: &auth.EscalationCheck{}, reviews: &reviewsHandler{}}
 	nsLifecycle := &namespaceLifecycle{}
 	mk := func(cfg generic.StoreConfig) (*generic.Store, error) {
 		cfg.Storage, cfg.Hub, cfg.Logger, cfg.Namespaces = st, hub, logger, nsLifecycle
@@ -153,11 +153,12 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 			GroupVersion: corev1.SchemeGroupVersion, Name: "pods", SingularName: "pod", Kind: "Pod", ListKind: "PodList",
 			ShortNames: []string{"po"}, Categories: []string{"all"}, Verbs: allVerbs, Store: out.pods,
 			Subresources: map[string]*apiserver.Subresource{
-				"status":   {Kind: "Pod", Verbs: statusVerbs, Store: out.pods.WithStrategy(pod.StatusStrategy)},
-				"binding":  {Kind: "Binding", Verbs: []string{"create"}, Handler: &bindingHandler{pods: out.pods}},
-				"log":      {Kind: "Pod", Verbs: []string{"get"}, Handler: out.podLogs},
-				"exec":     {Kind: "PodExecOptions", Verbs: []string{"create", "get"}, Handler: out.podExec},
-				"eviction": {Kind: "Eviction", GroupVersion: &policyv1.SchemeGroupVersion, Verbs: []string{"create"}, Handler: out.podEviction},
+				"status":      {Kind: "Pod", Verbs: statusVerbs, Store: out.pods.WithStrategy(pod.StatusStrategy)},
+				"binding":     {Kind: "Binding", Verbs: []string{"create"}, Handler: &bindingHandler{pods: out.pods}},
+				"log":         {Kind: "Pod", Verbs: []string{"get"}, Handler: out.podLogs},
+				"exec":        {Kind: "PodExecOptions", Verbs: []string{"create", "get"}, Handler: out.podExec},
+				"portforward": {Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}, Handler: out.podPortForward},
+				"eviction":    {Kind: "Eviction", GroupVersion: &policyv1.SchemeGroupVersion, Verbs: []string{"create"}, Handler: out.podEviction},
 			},
 		},
 	)

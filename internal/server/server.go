@@ -432,6 +432,7 @@ func (s *Server) startComponents(bg context.Context, res *resources) error {
 	}
 	res.podLogs.Set(n.agent.LogHandler())
 	res.podExec.Set(n.agent.ExecHandler())
+	res.podPortForward.Set(n.agent.PortForwardHandler())
 	res.podEviction.Set(n.agent.EvictionHandler())
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); cm.run(bg) }()

@@ -1,12 +1,19 @@
 package e2e
 
 import (
+	"bufio"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // kubectl exec runs commands in a running container through both of
@@ -47,5 +54,65 @@ func TestKubectl_ExecAndCp(t *testing.T) {
 	c.kubectl("cp", "sleeper:/tmp/in.txt", back)
 	if data, err := os.ReadFile(back); err != nil || string(data) != "copied\n" {
 		t.Errorf("file copied back = %q, %v", data, err)
+	}
+}
+
+// kubectl port-forward reaches a server in a pod through both of kubectl's
+// protocols (SPDY tunneled through a WebSocket first; plain SPDY when
+// KUBECTL_PORT_FORWARD_WEBSOCKETS is false).
+func TestKubectl_PortForward(t *testing.T) {
+	c := startCluster(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	podPort := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	c.kubectl("run", "web", "--image=busybox", "--restart=Never", "--", "sh", "-c",
+		"mkdir -p /www && echo served > /www/index.html && exec httpd -f -p "+podPort+" -h /www")
+	c.kubectl("wait", "--for=condition=Ready", "pod/web", "--timeout=120s")
+	forwarding := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) -> ` + podPort)
+
+	for proto, env := range map[string][]string{"websocket": nil, "spdy": {"KUBECTL_PORT_FORWARD_WEBSOCKETS=false"}} {
+		t.Run(proto, func(t *testing.T) {
+			cmd := exec.Command(skiffBin, "kubectl", "--kubeconfig", c.kubeconfig, "port-forward", "pod/web", ":"+podPort)
+			cmd.Env = append(os.Environ(), env...)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			lines := bufio.NewScanner(stdout)
+			var local string
+			for local == "" && lines.Scan() {
+				if m := forwarding.FindStringSubmatch(lines.Text()); m != nil {
+					local = m[1]
+				}
+			}
+			if local == "" {
+				t.Fatalf("kubectl port-forward printed no forwarding line; stderr:\n%s", stderr.String())
+			}
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			var body string
+			deadline := time.Now().Add(30 * time.Second)
+			for body != "served\n" && time.Now().Before(deadline) {
+				resp, err := http.Get("http://127.0.0.1:" + local + "/index.html")
+				if err != nil {
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				body = string(b)
+			}
+			if body != "served\n" {
+				t.Errorf("through kubectl port-forward: %q; stderr:\n%s", body, stderr.String())
+			}
+		})
 	}
 }

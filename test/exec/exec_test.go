@@ -1,6 +1,8 @@
-// Package exec_test drives pods/exec on the whole server (real processes)
-// with client-go's executors: the WebSocket one (v5.channel.k8s.io, kubectl's
-// first choice) and the SPDY one (its fallback).
+// Package exec_test drives the streaming pod subresources on the whole
+// server (real processes) with client-go, as kubectl does: pods/exec with the
+// WebSocket executor (v5.channel.k8s.io, kubectl's first choice) and the SPDY
+// one (its fallback), pods/portforward with SPDY tunneled through a WebSocket
+// and plain SPDY.
 package exec_test
 
 import (

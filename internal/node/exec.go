@@ -47,15 +47,18 @@ type ExecHandlerConfig struct {
 	Status func(uid types.UID) (status corev1.PodStatus, ok bool)
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// Attach serves pods/attach instead: the client is connected to the
+	// container's workload instead of a new command.
+	Attach bool
 }
 
-// ExecHandler serves pods/exec from the local runtime. It checks what
-// kube-apiserver checks (upstream's ExecLocation), then what the kubelet
-// checks (its exec options, a running container), then streams:
-// WebSocket clients that speak v5.channel.k8s.io (kubectl since 1.30) as
-// kube-apiserver's stream translator serves them, SPDY and the older
-// WebSocket subprotocols as the kubelet's streaming server does
-// (k8s.io/cri-streaming).
+// ExecHandler serves pods/exec (or pods/attach) from the local runtime. It
+// checks what kube-apiserver checks (upstream's ExecLocation and
+// AttachLocation), then what the kubelet checks (its stream options, a
+// running container), then streams: WebSocket clients that speak
+// v5.channel.k8s.io (kubectl since 1.30) as kube-apiserver's stream
+// translator serves them, SPDY and the older WebSocket subprotocols as the
+// kubelet's streaming server does (k8s.io/cri-streaming).
 type ExecHandler struct {
 	cfg ExecHandlerConfig
 }
@@ -98,7 +101,11 @@ func (h *ExecHandler) ServeSubresource(w http.ResponseWriter, r *http.Request, r
 	}
 	id, ok := h.runningContainer(pod, container)
 	if !ok {
-		http.Error(w, fmt.Sprintf("container not found (%q)", container), http.StatusInternalServerError)
+		msg := fmt.Sprintf("container not found (%q)", container)
+		if h.cfg.Attach {
+			msg = fmt.Sprintf("container %s not found in pod %s", container, pod.Name+"_"+pod.Namespace)
+		}
+		http.Error(w, msg, http.StatusInternalServerError)
 		return nil
 	}
 	exec := &runtimeExecutor{rt: h.cfg.Runtime, id: id}
@@ -106,13 +113,25 @@ func (h *ExecHandler) ServeSubresource(w http.ResponseWriter, r *http.Request, r
 	// while a stream is read is an error to them, and at most a debug line
 	// to Skiff.
 	r = r.WithContext(klog.NewContext(r.Context(), logr.FromSlogHandler(debugHandler{h.cfg.Logger.Handler()})))
-	if wsstream.IsWebSocketRequestWithStreamCloseProtocol(r) {
-		h.serveWebSocket(w, r, exec, opts)
-		return nil
+	streamOpts := &remotecommand.Options{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, TTY: opts.TTY}
+	session := func(ctx context.Context, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+		return exec.ExecInContainer(ctx, "", "", "", opts.Command, in, out, errOut, tty, resize, 0)
 	}
-	remotecommand.ServeExec(w, r, exec, pod.Name, string(pod.UID), container, opts.Command,
-		&remotecommand.Options{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, TTY: opts.TTY},
-		streamIdleTimeout, streamCreationTimeout, remotecommand.SupportedStreamingProtocols)
+	if h.cfg.Attach {
+		session = func(ctx context.Context, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+			return exec.AttachContainer(ctx, "", "", "", in, out, errOut, tty, resize)
+		}
+	}
+	switch {
+	case wsstream.IsWebSocketRequestWithStreamCloseProtocol(r):
+		h.serveWebSocket(w, r, session, opts)
+	case h.cfg.Attach:
+		remotecommand.ServeAttach(w, r, exec, pod.Name, string(pod.UID), container, streamOpts,
+			streamIdleTimeout, streamCreationTimeout, remotecommand.SupportedStreamingProtocols)
+	default:
+		remotecommand.ServeExec(w, r, exec, pod.Name, string(pod.UID), container, opts.Command, streamOpts,
+			streamIdleTimeout, streamCreationTimeout, remotecommand.SupportedStreamingProtocols)
+	}
 	return nil
 }
 
@@ -139,7 +158,7 @@ func (h *ExecHandler) runningContainer(pod *corev1.Pod, name string) (crt.Contai
 // stream translator does: channels 0-4 (stdin, stdout, stderr, error,
 // resize), the client may close stdin, and the outcome goes to the error
 // channel as a JSON Status.
-func (h *ExecHandler) serveWebSocket(w http.ResponseWriter, r *http.Request, exec *runtimeExecutor, opts *corev1.PodExecOptions) {
+func (h *ExecHandler) serveWebSocket(w http.ResponseWriter, r *http.Request, session func(ctx context.Context, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error, opts *corev1.PodExecOptions) {
 	channels := make([]wsstream.ChannelType, 5)
 	channels[constants.StreamStdIn] = channelIf(opts.Stdin, wsstream.ReadChannel)
 	channels[constants.StreamStdOut] = channelIf(opts.Stdout, wsstream.WriteChannel)
@@ -175,8 +194,7 @@ func (h *ExecHandler) serveWebSocket(w http.ResponseWriter, r *http.Request, exe
 	if opts.Stdin {
 		stdin = streams[constants.StreamStdIn]
 	}
-	err = exec.ExecInContainer(r.Context(), "", "", "", opts.Command, stdin,
-		streams[constants.StreamStdOut], streams[constants.StreamStdErr], opts.TTY, resize, 0)
+	err = session(r.Context(), stdin, streams[constants.StreamStdOut], streams[constants.StreamStdErr], opts.TTY, resize)
 	status := metav1.Status{Status: metav1.StatusSuccess}
 	var exitErr utilexec.CodeExitError
 	switch {
@@ -230,12 +248,34 @@ type runtimeExecutor struct {
 	id crt.ContainerID
 }
 
-var _ remotecommand.Executor = (*runtimeExecutor)(nil)
+var (
+	_ remotecommand.Executor = (*runtimeExecutor)(nil)
+	_ remotecommand.Attacher = (*runtimeExecutor)(nil)
+)
 
 // ExecInContainer implements remotecommand.Executor. A non-zero exit is a
 // utilexec.CodeExitError, which the streaming protocols report as the
 // NonZeroExitCode status kubectl turns into its own exit code.
 func (e *runtimeExecutor) ExecInContainer(ctx context.Context, _, _, _ string, cmd []string, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize, _ time.Duration) error {
+	code, err := e.rt.Exec(ctx, e.id, cmd, execIO(ctx, in, out, errOut, tty, resize))
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		// containerd's message for a non-zero exit.
+		return utilexec.CodeExitError{Err: fmt.Errorf("error executing command %v, exit code %d", cmd, code), Code: int(code)}
+	}
+	return nil
+}
+
+// AttachContainer implements remotecommand.Attacher. The terminal, if any,
+// is the container's own: tty only says whether the client sends sizes.
+func (e *runtimeExecutor) AttachContainer(ctx context.Context, _, _, _ string, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	return e.rt.Attach(ctx, e.id, execIO(ctx, in, out, errOut, tty, resize))
+}
+
+// execIO converts the streaming library's streams for the runtime.
+func execIO(ctx context.Context, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) crt.ExecIO {
 	streams := crt.ExecIO{Stdin: in, Stdout: out, Stderr: errOut, TTY: tty}
 	if resize != nil {
 		sizes := make(chan crt.TerminalSize)
@@ -250,15 +290,7 @@ func (e *runtimeExecutor) ExecInContainer(ctx context.Context, _, _, _ string, c
 			}
 		}()
 	}
-	code, err := e.rt.Exec(ctx, e.id, cmd, streams)
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		// containerd's message for a non-zero exit.
-		return utilexec.CodeExitError{Err: fmt.Errorf("error executing command %v, exit code %d", cmd, code), Code: int(code)}
-	}
-	return nil
+	return streams
 }
 
 // parseExecOptions reads PodExecOptions from the query as upstream's

@@ -27,14 +27,14 @@ func (a *Agent) LogHandler() *LogHandler {
 	return h
 }
 
-// ExecHandler returns the pods/exec handler served from this agent's
-// runtime, finding containers as LogHandler does.
-func (a *Agent) ExecHandler() *ExecHandler {
+// ExecHandler returns the pods/exec handler (pods/attach with attach)
+// served from this agent's runtime, finding containers as LogHandler does.
+func (a *Agent) ExecHandler(attach bool) *ExecHandler {
 	h, _ := NewExecHandler(ExecHandlerConfig{
 		Pods: PodGetterFunc(func(ctx context.Context, ns, name string) (*corev1.Pod, error) {
 			return a.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		}),
-		Runtime: a.rt, Status: a.liveStatus, Logger: a.logger,
+		Runtime: a.rt, Status: a.liveStatus, Logger: a.logger, Attach: attach,
 	})
 	return h
 }

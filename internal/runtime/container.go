@@ -29,6 +29,8 @@ type container struct {
 	// exec is how ExecSync runs commands like the workload; nil for
 	// recovered containers.
 	exec *execEnv
+	// stdio connects Attach to the workload; nil for recovered containers.
+	stdio *attachIO
 
 	// starting marks an ID reserved by an in-flight StartContainer; guarded by
 	// Process.mu and cleared (under it) when the start succeeds.

@@ -102,21 +102,7 @@ func (p *Process) execTerminal(ctx context.Context, c *container, ec *exec.Cmd, 
 
 	stop := make(chan struct{})
 	defer close(stop)
-	if streams.Resize != nil {
-		go func() {
-			for {
-				select {
-				case size, ok := <-streams.Resize:
-					if !ok {
-						return
-					}
-					setTerminalSize(term, size)
-				case <-stop:
-					return
-				}
-			}
-		}()
-	}
+	go followResizes(term, streams.Resize, stop)
 	if streams.Stdin != nil {
 		go func() { _, _ = io.Copy(term, streams.Stdin) }()
 	}
@@ -166,6 +152,25 @@ func (p *Process) waitExec(ctx context.Context, c *container, ec *exec.Cmd) (int
 		return 0, fmt.Errorf("exec in %s: %w", c.id, err)
 	}
 	return exitCode(ec.ProcessState), nil
+}
+
+// followResizes applies the client's terminal sizes to term until sizes
+// closes or stop is closed.
+func followResizes(term *os.File, sizes <-chan TerminalSize, stop <-chan struct{}) {
+	if sizes == nil {
+		return
+	}
+	for {
+		select {
+		case size, ok := <-sizes:
+			if !ok {
+				return
+			}
+			setTerminalSize(term, size)
+		case <-stop:
+			return
+		}
+	}
 }
 
 // setTerminalSize sets the size of the terminal whose controlling side is

@@ -102,7 +102,7 @@ func TestProcess_ExecSync_SeesTheContainersFiles(t *testing.T) {
 	}
 }
 
-func TestRuntime_Exec_Errors(t *testing.T) {
+func TestRuntime_ExecAndAttach_Errors(t *testing.T) {
 	t.Parallel()
 	for _, h := range harnesses(t) {
 		t.Run(h.name, func(t *testing.T) {
@@ -130,6 +130,12 @@ func TestRuntime_Exec_Errors(t *testing.T) {
 			}
 			if _, err := h.rt.Exec(ctx, "nope_c_0", []string{"true"}, ExecIO{}); !errors.Is(err, ErrNotFound) {
 				t.Errorf("Exec on a missing container: %v, want ErrNotFound", err)
+			}
+			if err := h.rt.Attach(ctx, id, ExecIO{}); !errors.Is(err, ErrNotRunning) {
+				t.Errorf("Attach to an exited container: %v, want ErrNotRunning", err)
+			}
+			if err := h.rt.Attach(ctx, "nope_c_0", ExecIO{}); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Attach to a missing container: %v, want ErrNotFound", err)
 			}
 		})
 	}

@@ -343,6 +343,23 @@ func (f *Fake) Exec(ctx context.Context, id ContainerID, cmd []string, _ ExecIO)
 	return res.ExitCode, err
 }
 
+// Attach implements Runtime: the fake's workload writes nothing and reads
+// nothing, so Attach waits until the container exits or ctx ends.
+func (f *Fake) Attach(ctx context.Context, id ContainerID, _ ExecIO) error {
+	c, err := f.lookup(id)
+	if err != nil {
+		return err
+	}
+	if isClosed(c.done) {
+		return fmt.Errorf("%w: %s", ErrNotRunning, id)
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
 // Capabilities implements Runtime: the fake pretends to support everything.
 func (f *Fake) Capabilities() Capabilities {
 	return Capabilities{Namespaces: true, Reason: "fake runtime: no processes run, probes answer with FakeBehavior.ExecExitCode"}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -72,7 +73,9 @@ func (l *logWriter) copyStream(stream string, r io.Reader) error {
 					return werr
 				}
 			}
-			if errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) {
+			// A terminal's controlling side answers EIO once the last
+			// process holding the terminal has closed it: its end of file.
+			if errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
 				return nil
 			}
 			return err

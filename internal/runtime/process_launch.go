@@ -10,15 +10,19 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // logDrainTimeout bounds how long the waiter waits for the log pipes to close
 // after the container's processes were killed (an escaped daemon may hold them).
 const logDrainTimeout = 2 * time.Second
 
-// pipes are the parent's ends of the helper's descriptors.
+// pipes are the parent's ends of the helper's descriptors. With a TTY, outR
+// is the terminal's controlling side and errR an empty pipe; stdinW is the
+// workload's open standard input, nil without Stdin.
 type pipes struct {
-	cfgW, statusR, outR, errR *os.File
+	cfgW, statusR, outR, errR, stdinW *os.File
 }
 
 // launch starts the helper, sends it cfg and waits until the workload was
@@ -28,7 +32,7 @@ func (p *Process) launch(ctx context.Context, c *container, cfg *initConfig) err
 	if err != nil {
 		return fmt.Errorf("creating log file: %w", err)
 	}
-	cmd, pp, err := p.startHelper(cfg)
+	cmd, pp, err := p.startHelper(cfg, c.stdio)
 	if err != nil {
 		logFile.Close()
 		return err
@@ -40,9 +44,13 @@ func (p *Process) launch(ctx context.Context, c *container, cfg *initConfig) err
 		pp.outR.Close()
 		pp.errR.Close()
 		pp.statusR.Close()
+		if pp.stdinW != nil {
+			pp.stdinW.Close()
+		}
 		logFile.Close()
 		return cause
 	}
+	c.stdio.connect(pp)
 	if c.cg != nil {
 		if err := c.cg.addProc(c.pid); err != nil {
 			pp.cfgW.Close()
@@ -62,7 +70,7 @@ func (p *Process) launch(ctx context.Context, c *container, cfg *initConfig) err
 	lw := newLogWriter(logFile)
 	logsDone := make(chan struct{})
 	p.wg.Add(4) // copyLogs, its two stream copiers, the waiter
-	go p.copyLogs(lw, logFile, pp.outR, pp.errR, logsDone)
+	go p.copyLogs(lw, logFile, c.stdio, pp.outR, pp.errR, logsDone)
 	go func() {
 		defer p.wg.Done()
 		p.waitProcess(c, cmd, logsDone, pp.outR, pp.errR)
@@ -77,8 +85,9 @@ func (p *Process) launch(ctx context.Context, c *container, cfg *initConfig) err
 // A built-in pause turns the collector back on (see runInit).
 var helperEnv = []string{"GOGC=off", "GOMAXPROCS=1"}
 
-// startHelper starts the init helper with its pipes.
-func (p *Process) startHelper(cfg *initConfig) (*exec.Cmd, *pipes, error) {
+// startHelper starts the init helper with its pipes, and with the standard
+// input and terminal that stdio asks for.
+func (p *Process) startHelper(cfg *initConfig, stdio *attachIO) (*exec.Cmd, *pipes, error) {
 	if p.initPath == selfExe && !initHookInstalled.Load() {
 		return nil, nil, ErrNoInitHook
 	}
@@ -99,30 +108,72 @@ func (p *Process) startHelper(cfg *initConfig) (*exec.Cmd, *pipes, error) {
 	}
 	// Layout: [cfgR cfgW statusR statusW outR outW errR errW].
 	pp := &pipes{cfgW: parentEnds[1], statusR: parentEnds[2], outR: parentEnds[4], errR: parentEnds[6]}
-	devNull, err := os.Open(os.DevNull)
+	stdin, stdout, stderr, childOnly, err := pp.stdio(stdio, childEnds[5], childEnds[7])
 	if err != nil {
 		closeAll(parentEnds)
-		return nil, nil, fmt.Errorf("opening %s: %w", os.DevNull, err)
+		closeAll(childEnds)
+		return nil, nil, err
 	}
 	cmd := &exec.Cmd{
 		Path: p.initPath, Args: []string{"skiff-container-init", initArg}, Env: helperEnv,
-		Stdin: devNull, Stdout: childEnds[5], Stderr: childEnds[7],
+		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		ExtraFiles:  []*os.File{childEnds[0], childEnds[3]},
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if stdio.tty {
+		// The workload leads a session with the terminal as its controlling
+		// one (fd 0); a session leader leads its process group too.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	}
 	if cfg.Namespaces {
 		cmd.SysProcAttr.Cloneflags = nsCloneFlags
 	}
 	err = cmd.Start()
-	devNull.Close()
+	closeAll(childOnly)
 	for _, f := range []*os.File{childEnds[0], childEnds[3], childEnds[5], childEnds[7]} {
 		f.Close()
 	}
 	if err != nil {
 		closeAll([]*os.File{pp.cfgW, pp.statusR, pp.outR, pp.errR})
+		if pp.stdinW != nil {
+			pp.stdinW.Close()
+		}
 		return nil, nil, fmt.Errorf("starting container init: %w", err)
 	}
 	return cmd, pp, nil
+}
+
+// stdio picks the helper's standard streams: /dev/null or a pipe for input
+// and the output pipes, or a new terminal for all three. It returns the
+// descriptors only the child keeps (closed once it started) and sets the
+// parent's ends in pp.
+func (pp *pipes) stdio(stdio *attachIO, outW, errW *os.File) (stdin, stdout, stderr *os.File, childOnly []*os.File, err error) {
+	if stdio.tty {
+		term, tty, err := pty.Open()
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("opening a terminal: %w", err)
+		}
+		// The output pipes stay unused: their read ends see EOF at once.
+		pp.outR.Close()
+		pp.outR = term
+		if stdio.wantStdin {
+			pp.stdinW = term
+		}
+		return tty, tty, tty, []*os.File{tty}, nil
+	}
+	if stdio.wantStdin {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("creating stdin pipe: %w", err)
+		}
+		pp.stdinW = w
+		return r, outW, errW, []*os.File{r}, nil
+	}
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("opening %s: %w", os.DevNull, err)
+	}
+	return devNull, outW, errW, []*os.File{devNull}, nil
 }
 
 // readStatus reads the helper's status pipe: "" means the workload was
@@ -150,8 +201,9 @@ func readStatus(ctx context.Context, r *os.File) (string, error) {
 	}
 }
 
-// copyLogs copies stdout and stderr into the log file until both close.
-func (p *Process) copyLogs(lw *logWriter, f *os.File, outR, errR *os.File, done chan<- struct{}) {
+// copyLogs copies stdout and stderr into the log file, and to the clients
+// attached through stdio, until both close.
+func (p *Process) copyLogs(lw *logWriter, f *os.File, stdio *attachIO, outR, errR *os.File, done chan<- struct{}) {
 	defer p.wg.Done()
 	errc := make(chan error, 2)
 	for _, s := range []struct {
@@ -160,7 +212,8 @@ func (p *Process) copyLogs(lw *logWriter, f *os.File, outR, errR *os.File, done 
 	}{{streamStdout, outR}, {streamStderr, errR}} {
 		go func() {
 			defer p.wg.Done()
-			errc <- lw.copyStream(s.name, s.r)
+			errc <- lw.copyStream(s.name, io.TeeReader(s.r, stdio.tap(s.name)))
+			s.r.Close()
 		}()
 	}
 	for range 2 {

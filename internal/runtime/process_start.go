@@ -83,7 +83,7 @@ func (p *Process) start(ctx context.Context, spec *ContainerSpec) (_ *container,
 	if err != nil {
 		return nil, err
 	}
-	c.exec = newExecEnv(cfg)
+	c.exec, c.stdio = newExecEnv(cfg), newAttachIO(spec)
 	if c.cg, err = p.cgroups.create(string(c.id), spec.MemoryLimit, spec.CPULimitMilli); err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ func (p *Process) waitProcess(c *container, cmd *exec.Cmd, logsDone <-chan struc
 		errR.Close()
 		<-logsDone
 	}
+	c.stdio.closeStdin()
 	c.exit = exitStatusFrom(ws, c.cg.oomKilled(), c.startedAt, finished)
 	if err := p.saveExit(c); err != nil {
 		p.logger.Warn("saving container exit", "container", c.id, "err", err)

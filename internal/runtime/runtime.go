@@ -86,6 +86,12 @@ type Runtime interface {
 	// signal ended the command; an executable that cannot be found exits
 	// with 127 and a message on the error stream. Errors as ExecSync's.
 	Exec(ctx context.Context, id ContainerID, cmd []string, streams ExecIO) (int32, error)
+	// Attach connects streams to the running container id's workload
+	// (kubectl attach): its output from now on, and its standard input when
+	// the spec kept it open. It returns when the container exits or ctx
+	// ends. A missing container gives ErrNotFound, an exited one
+	// ErrNotRunning.
+	Attach(ctx context.Context, id ContainerID, streams ExecIO) error
 
 	// Capabilities reports what this runtime can do on this host.
 	Capabilities() Capabilities
@@ -247,6 +253,11 @@ type ContainerSpec struct {
 	// TerminationMessagePath is the file, in the container's view, whose content
 	// becomes the termination message; "" means /dev/termination-log.
 	TerminationMessagePath string
+	// Stdin keeps the workload's standard input open for Attach (otherwise
+	// it reads /dev/null); StdinOnce closes it when the first attached
+	// client's input ends. TTY runs the workload on a new terminal, whose
+	// output is logged as stdout. As the Pod API's fields.
+	Stdin, StdinOnce, TTY bool
 	// Fake configures the fake runtime; the process runtime ignores it.
 	Fake FakeBehavior
 }

@@ -52,9 +52,9 @@ type resources struct {
 	list       []*apiserver.Resource
 	namespaces *generic.Store
 	pods       *generic.Store
-	// podLogs, podExec, podPortForward and podEviction are served by the node agent, which can only
+	// podLogs, podExec, podAttach, podPortForward and podEviction are served by the node agent, which can only
 	// start once the API serves.
-	podLogs, podExec, podPortForward, podEviction *nodeagent.DeferredHandler
+	podLogs, podExec, podAttach, podPortForward, podEviction *nodeagent.DeferredHandler
 	// RBAC stores feed the authorizer and the bootstrap policy.
 	roles, roleBindings, clusterRoles, clusterRoleBindings *generic.Store
 	// escalation guards RBAC writes; its Authorizer is set once built.
@@ -107,7 +107,7 @@ func rbacResources(out *resources) []simpleResource {
 }
 
 func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) (*resources, error) {
-	out := &resources{podLogs: &nodeagent.DeferredHandler{}, podExec: &nodeagent.DeferredHandler{}, podPortForward: &nodeagent.DeferredHandler{}, podEviction: &nodeagent.DeferredHandler{}, escalation: &auth.EscalationCheck{}, reviews: &reviewsHandler{}}
+	out := &resources{podLogs: &nodeagent.DeferredHandler{}, podExec: &nodeagent.DeferredHandler{}, podAttach: &nodeagent.DeferredHandler{}, podPortForward: &nodeagent.DeferredHandler{}, podEviction: &nodeagent.DeferredHandler{}, escalation: &auth.EscalationCheck{}, reviews: &reviewsHandler{}}
 	nsLifecycle := &namespaceLifecycle{}
 	mk := func(cfg generic.StoreConfig) (*generic.Store, error) {
 		cfg.Storage, cfg.Hub, cfg.Logger, cfg.Namespaces = st, hub, logger, nsLifecycle
@@ -157,6 +157,7 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 				"binding":     {Kind: "Binding", Verbs: []string{"create"}, Handler: &bindingHandler{pods: out.pods}},
 				"log":         {Kind: "Pod", Verbs: []string{"get"}, Handler: out.podLogs},
 				"exec":        {Kind: "PodExecOptions", Verbs: []string{"create", "get"}, Handler: out.podExec},
+				"attach":      {Kind: "PodAttachOptions", Verbs: []string{"create", "get"}, Handler: out.podAttach},
 				"portforward": {Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}, Handler: out.podPortForward},
 				"eviction":    {Kind: "Eviction", GroupVersion: &policyv1.SchemeGroupVersion, Verbs: []string{"create"}, Handler: out.podEviction},
 			},

@@ -431,7 +431,8 @@ func (s *Server) startComponents(bg context.Context, res *resources) error {
 		return err
 	}
 	res.podLogs.Set(n.agent.LogHandler())
-	res.podExec.Set(n.agent.ExecHandler())
+	res.podExec.Set(n.agent.ExecHandler(false))
+	res.podAttach.Set(n.agent.ExecHandler(true))
 	res.podPortForward.Set(n.agent.PortForwardHandler())
 	res.podEviction.Set(n.agent.EvictionHandler())
 	s.wg.Add(2)

@@ -116,3 +116,17 @@ func TestKubectl_PortForward(t *testing.T) {
 		})
 	}
 }
+
+// kubectl run -i attaches to the new pod: its input reaches the workload,
+// whose output comes back, and --rm deletes the pod when it ends.
+func TestKubectl_RunAttach(t *testing.T) {
+	c := startCluster(t)
+	out, err := c.kubectlWith(nil, strings.NewReader("echo from $((6*7)) stdin; exit 0\n"),
+		"run", "-i", "--rm", "--image=busybox", "--restart=Never", "shell", "--", "sh")
+	if err != nil || !strings.Contains(out, "from 42 stdin") || strings.Contains(out, "couldn't attach") {
+		t.Errorf("kubectl run -i = %v, output:\n%s", err, out)
+	}
+	if out, err := c.kubectlErr("get", "pod", "shell"); err == nil || !strings.Contains(out, "NotFound") {
+		t.Errorf("the --rm pod is still there: %v\n%s", err, out)
+	}
+}

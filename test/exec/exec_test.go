@@ -70,6 +70,15 @@ func execURL(ts *testserver.Server, pod string, opts *corev1.PodExecOptions) *ur
 		SubResource("exec").VersionedParams(opts, scheme.ParameterCodec).URL()
 }
 
+func mustParse(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // executors are client-go's two ways to exec, as kubectl makes them.
 func executors(t *testing.T, ts *testserver.Server, u *url.URL) map[string]remotecommand.Executor {
 	t.Helper()

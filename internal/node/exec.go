@@ -114,7 +114,7 @@ func (h *ExecHandler) ServeSubresource(w http.ResponseWriter, r *http.Request, r
 	// to Skiff.
 	r = r.WithContext(klog.NewContext(r.Context(), logr.FromSlogHandler(debugHandler{h.cfg.Logger.Handler()})))
 	streamOpts := &remotecommand.Options{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, TTY: opts.TTY}
-	session := func(ctx context.Context, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	var session sessionFunc = func(ctx context.Context, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
 		return exec.ExecInContainer(ctx, "", "", "", opts.Command, in, out, errOut, tty, resize, 0)
 	}
 	if h.cfg.Attach {
@@ -134,6 +134,9 @@ func (h *ExecHandler) ServeSubresource(w http.ResponseWriter, r *http.Request, r
 	}
 	return nil
 }
+
+// sessionFunc runs one exec or attach session with the client's streams.
+type sessionFunc func(ctx context.Context, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error
 
 // runningContainer finds the runtime ID of the named container when it runs,
 // as the kubelet finds it among the runtime's running containers.
@@ -158,7 +161,7 @@ func (h *ExecHandler) runningContainer(pod *corev1.Pod, name string) (crt.Contai
 // stream translator does: channels 0-4 (stdin, stdout, stderr, error,
 // resize), the client may close stdin, and the outcome goes to the error
 // channel as a JSON Status.
-func (h *ExecHandler) serveWebSocket(w http.ResponseWriter, r *http.Request, session func(ctx context.Context, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error, opts *corev1.PodExecOptions) {
+func (h *ExecHandler) serveWebSocket(w http.ResponseWriter, r *http.Request, session sessionFunc, opts *corev1.PodExecOptions) {
 	channels := make([]wsstream.ChannelType, 5)
 	channels[constants.StreamStdIn] = channelIf(opts.Stdin, wsstream.ReadChannel)
 	channels[constants.StreamStdOut] = channelIf(opts.Stdout, wsstream.WriteChannel)

@@ -1,5 +1,7 @@
 package openapi
 
+import corev1 "k8s.io/api/core/v1"
+
 // allVerbs are the verbs of an ordinary stored resource.
 var allVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
@@ -19,6 +21,8 @@ func skiffResources() []Resource {
 				{Name: "log", Verbs: []string{"get"}},
 				{Name: "binding", Kind: "Binding", Verbs: []string{"create"}},
 				{Name: "eviction", Group: "policy", Version: "v1", Kind: "Eviction", Verbs: []string{"create"}},
+				{Name: "exec", Kind: "PodExecOptions", Verbs: []string{"create", "get"}, Connect: &corev1.PodExecOptions{}},
+				{Name: "portforward", Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}, Connect: &corev1.PodPortForwardOptions{}},
 			}},
 		{Version: "v1", Kind: "Event", ListKind: "EventList", Resource: "events", Namespaced: true, Verbs: allVerbs},
 		{Version: "v1", Kind: "Node", ListKind: "NodeList", Resource: "nodes", Verbs: allVerbs,

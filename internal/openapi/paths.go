@@ -31,11 +31,17 @@ const (
 	actionPatch            = "PATCH"
 	actionDelete           = "DELETE"
 	actionDeleteCollection = "DELETECOLLECTION"
+	actionConnect          = "CONNECT"
 )
+
+// connectMethods are the HTTP methods of the pods' streaming subresources
+// (upstream's upgradeableMethods: GET for WebSockets, POST for SPDY).
+var connectMethods = []string{http.MethodGet, http.MethodPost}
 
 // endpoint is one action of a resource at one path, before it becomes a route.
 type endpoint struct {
 	action        string
+	method        string // of a connect action
 	path          string
 	pathParams    []param
 	allNamespaces bool
@@ -174,6 +180,13 @@ func subresourceEndpoints(r Resource, s *Subresource) []endpoint {
 		params = append(params, namespaceParam())
 	}
 	params = append(params, nameParam(s.gvk(r).Kind))
+	if s.Connect != nil {
+		var out []endpoint
+		for _, m := range connectMethods {
+			out = append(out, endpoint{action: actionConnect, method: m, path: path, pathParams: params, sub: s})
+		}
+		return out
+	}
 	actions := map[string]string{"create": actionPost, "get": actionGet, "update": actionPut, "patch": actionPatch, "delete": actionDelete}
 	var out []endpoint
 	for _, verb := range []string{"create", "get", "update", "patch", "delete"} {
@@ -198,7 +211,9 @@ func (b *pathBuilder) route(k kinds, e endpoint) (*route, error) {
 		},
 		params: append([]param(nil), e.pathParams...),
 	}
-	rt.params = append(rt.params, prettyParam())
+	if e.action != actionConnect {
+		rt.params = append(rt.params, prettyParam())
+	}
 	subName, subTitle := "", ""
 	if e.sub != nil {
 		subName, subTitle = e.sub.Name, title(e.sub.Name)
@@ -214,10 +229,30 @@ func (b *pathBuilder) route(k kinds, e endpoint) (*route, error) {
 	if e.allNamespaces {
 		opKind += "ForAllNamespaces"
 	}
+	if e.action == actionConnect {
+		return rt, fillConnect(rt, k, e, opKind)
+	}
 	if err := b.fill(rt, k, e.action, opKind, subName); err != nil {
 		return nil, err
 	}
 	return rt, nil
+}
+
+// fillConnect describes a connect operation as the installer does: any
+// media type both ways, the options' fields as query parameters, a string
+// response ("connectGetNamespacedPodExec", "connect GET requests to exec
+// of Pod").
+func fillConnect(rt *route, k kinds, e endpoint, opKind string) error {
+	params, err := queryParams(e.sub.Connect)
+	if err != nil {
+		return err
+	}
+	rt.method, rt.operation = e.method, "connect"+title(strings.ToLower(e.method))+opKind
+	rt.description = "connect " + e.method + " requests to " + e.sub.Name + " of " + k.parent
+	rt.produces, rt.writes = anyMediaType, stringModel
+	rt.params = append(rt.params, params...)
+	rt.responses = []response{ok(stringModel)}
+	return nil
 }
 
 // title upper-cases the first letter: "status" -> "Status".

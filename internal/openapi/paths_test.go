@@ -57,6 +57,8 @@ func TestService_ServeV3_CoreSubresourceOperations(t *testing.T) {
 		"POST /api/v1/namespaces/{namespace}/pods/{name}/eviction": "createCoreV1NamespacedPodEviction (post)",
 		"POST /api/v1/namespaces/{namespace}/pods/{name}/binding":  "createCoreV1NamespacedPodBinding (post)",
 		"GET /api/v1/namespaces/{namespace}/pods/{name}/log":       "readCoreV1NamespacedPodLog (get)",
+		"GET /api/v1/namespaces/{namespace}/pods/{name}/exec":      "connectCoreV1GetNamespacedPodExec (connect)",
+		"POST /api/v1/namespaces/{namespace}/pods/{name}/exec":     "connectCoreV1PostNamespacedPodExec (connect)",
 		"PUT /api/v1/namespaces/{name}/finalize":                   "replaceCoreV1NamespaceFinalize (put)",
 		"GET /api/v1/nodes/{name}/status":                          "readCoreV1NodeStatus (get)",
 		"DELETE /api/v1/nodes":                                     "deleteCoreV1CollectionNode (deletecollection)",
@@ -131,6 +133,43 @@ func TestService_ServeV3_JobItemParameters(t *testing.T) {
 	}
 	if _, ok := item.Patch.RequestBody.Content["application/strategic-merge-patch+json"]; !ok {
 		t.Error("patch does not consume strategic merge patches")
+	}
+}
+
+// A streaming subresource is a connect operation per method, as the
+// installer registers a Connecter: its options' fields as query parameters
+// (no pretty), any media type, a string answer and the options' kind.
+func TestService_ServeV3_ConnectOperations(t *testing.T) {
+	t.Parallel()
+	doc := v3Doc(t, newTestService(t), "api/v1")
+	for path, want := range map[string][]string{
+		"/api/v1/namespaces/{namespace}/pods/{name}/exec": {"path:name", "path:namespace", "query:command", "query:container",
+			"query:stderr", "query:stdin", "query:stdout", "query:tty"},
+		"/api/v1/namespaces/{namespace}/pods/{name}/portforward": {"path:name", "path:namespace", "query:ports"},
+	} {
+		item := doc.Paths.Paths[path]
+		if item == nil || item.Get == nil || item.Post == nil || item.Put != nil {
+			t.Fatalf("%s: want GET and POST only, got %+v", path, item)
+		}
+		for method, op := range map[string]*spec3.Operation{"GET": item.Get, "POST": item.Post} {
+			if diff := cmp.Diff(want, paramNames(item, op)); diff != "" {
+				t.Errorf("%s %s parameters (-want +got):\n%s", method, path, diff)
+			}
+			if op.RequestBody != nil {
+				t.Errorf("%s %s takes a body", method, path)
+			}
+			resp := op.Responses.StatusCodeResponses[200]
+			if resp == nil || resp.Content["*/*"] == nil || resp.Content["*/*"].Schema == nil || !resp.Content["*/*"].Schema.Type.Contains("string") {
+				t.Errorf("%s %s: want a string answer of any media type, got %+v", method, path, resp)
+			}
+		}
+	}
+	gvk := map[string]interface{}{"group": "", "version": "v1", "kind": "PodExecOptions"}
+	if diff := cmp.Diff(gvk, doc.Paths.Paths["/api/v1/namespaces/{namespace}/pods/{name}/exec"].Get.Extensions[extensionGVK]); diff != "" {
+		t.Errorf("exec GVK (-want +got):\n%s", diff)
+	}
+	if got := doc.Paths.Paths["/api/v1/namespaces/{namespace}/pods/{name}/exec"].Post.Description; got != "connect POST requests to exec of Pod" {
+		t.Errorf("description = %q", got)
 	}
 }
 

@@ -48,6 +48,11 @@ type Subresource struct {
 	// Verbs are the verbs the subresource supports: get, create, update,
 	// patch, delete.
 	Verbs []string
+	// Connect, for a streaming subresource (exec, attach, portforward), is
+	// its options type (PodExecOptions...): its GET and POST become connect
+	// operations whose query parameters are the type's fields, as
+	// kube-apiserver registers a Connecter. Verbs is then not used.
+	Connect interface{ SwaggerDoc() map[string]string }
 }
 
 // gvk returns the group/version/kind the subresource's operations carry.

@@ -1,10 +1,20 @@
 package server
 
 import (
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/openapi"
 	"github.com/skiff-sh/skiff/internal/scheme"
 )
+
+// connectOptions are the options types of the streaming subresources, by
+// the kind they are served with.
+var connectOptions = map[string]interface{ SwaggerDoc() map[string]string }{
+	"PodExecOptions":        &corev1.PodExecOptions{},
+	"PodAttachOptions":      &corev1.PodAttachOptions{},
+	"PodPortForwardOptions": &corev1.PodPortForwardOptions{},
+}
 
 // newOpenAPI describes the served resources to the OpenAPI builder, which
 // builds the documents once, in the background.
@@ -17,7 +27,7 @@ func newOpenAPI(resources []*apiserver.Resource) *openapi.Deferred {
 			DeleteReturnsObject: r.Name == "pods" && r.GroupVersion.Group == "",
 		}
 		for name, sub := range r.Subresources {
-			s := openapi.Subresource{Name: name, Verbs: sub.Verbs}
+			s := openapi.Subresource{Name: name, Verbs: sub.Verbs, Connect: connectOptions[sub.Kind]}
 			if sub.Kind != r.Kind {
 				s.Kind = sub.Kind
 			}

@@ -9,10 +9,13 @@ package testserver
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -99,6 +102,31 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatalf("transport: %v", err)
 	}
 	return &Server{Server: srv, DataDir: dir, Config: cfg, Client: client, Dynamic: dyn, HTTP: &http.Client{Transport: transport, Timeout: 60 * time.Second}}
+}
+
+// FuzzDataDir returns a data directory for a fuzz target's server. Go's
+// fuzzing coordinator kills its worker processes when it is done, so their
+// t.TempDir cleanups never run, and each worker would leave a data directory
+// (an etcd WAL, over 100 MB) behind on every run. Workers make theirs under a
+// directory named after the coordinator, which removes it at its end.
+func FuzzDataDir(f *testing.F) string {
+	f.Helper()
+	coordinator := os.Getpid()
+	if fl := flag.Lookup("test.fuzzworker"); fl != nil && fl.Value.String() == "true" {
+		coordinator = os.Getppid()
+	}
+	root := filepath.Join(os.TempDir(), fmt.Sprintf("skiff-fuzz-%d", coordinator))
+	if coordinator == os.Getpid() {
+		f.Cleanup(func() { _ = os.RemoveAll(root) })
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		f.Fatalf("fuzz data directory: %v", err)
+	}
+	dir, err := os.MkdirTemp(root, "server-")
+	if err != nil {
+		f.Fatalf("fuzz data directory: %v", err)
+	}
+	return dir
 }
 
 type testWriter struct{ t testing.TB }

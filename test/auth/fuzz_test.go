@@ -25,7 +25,7 @@ func FuzzAPI_DecodeAndDeleteOptions(f *testing.F) {
 	f.Add(uint8(0), "", "application/json", []byte(`{"dryRun":["All"],"propagationPolicy":"Foreground"}`))
 	f.Add(uint8(1), "", "application/json", []byte(`{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"fz"}}`))
 	f.Add(uint8(2), "fieldValidation=Strict", "application/merge-patch+json", []byte(`{"spec":{"parallelism":2}}`))
-	ts := testserver.Start(f, testserver.Options{JSON: true})
+	ts := testserver.Start(f, testserver.Options{JSON: true, DataDir: testserver.FuzzDataDir(f)})
 	base := ts.URL() + "/apis/batch/v1/namespaces/default/jobs"
 	f.Fuzz(func(t *testing.T, op uint8, query, contentType string, body []byte) {
 		if _, err := url.ParseQuery(query); err != nil {

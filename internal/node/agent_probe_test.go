@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	crt "github.com/skiff-sh/skiff/internal/runtime"
+	"github.com/skiff-sh/skiff/internal/testserver"
 )
 
 // execProbe is a fast probe running cmd: every second, one failure or
@@ -103,7 +104,7 @@ func TestAgent_Process_HTTPReadinessProbe_ContainerServesAfterAFile(t *testing.T
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("up\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testserver.FreePort(t)
 	pod := flagPod("http-ready", corev1.RestartPolicyAlways, dir)
 	c := &pod.Spec.Containers[0]
 	c.Command = []string{"sh", "-c", "while [ ! -f /flag/go ]; do sleep 0.1; done; exec httpd -f -p 127.0.0.1:" + strconv.Itoa(port) + " -h /flag"}
@@ -122,17 +123,6 @@ func TestAgent_Process_HTTPReadinessProbe_ContainerServesAfterAFile(t *testing.T
 	e.waitPod(t, "http-ready", 30*time.Second, func(p *corev1.Pod) bool {
 		return mainStatus(p).Ready && podCondition(p, corev1.PodReady).Status == corev1.ConditionTrue
 	})
-}
-
-// freePort returns a local port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func TestAgent_Process_LivenessProbeFailureRestarts(t *testing.T) {

@@ -19,9 +19,7 @@ import (
 // agent's live view when it runs the pod (fresher than the stored status).
 func (a *Agent) LogHandler() *LogHandler {
 	h, _ := NewLogHandler(LogHandlerConfig{
-		Pods: PodGetterFunc(func(ctx context.Context, ns, name string) (*corev1.Pod, error) {
-			return a.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		}),
+		Pods:    a.podGetter(),
 		Runtime: a.rt, Status: a.liveStatus, Logger: a.logger, Clock: a.clock,
 	})
 	return h
@@ -31,9 +29,7 @@ func (a *Agent) LogHandler() *LogHandler {
 // served from this agent's runtime, finding containers as LogHandler does.
 func (a *Agent) ExecHandler(attach bool) *ExecHandler {
 	h, _ := NewExecHandler(ExecHandlerConfig{
-		Pods: PodGetterFunc(func(ctx context.Context, ns, name string) (*corev1.Pod, error) {
-			return a.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		}),
+		Pods:    a.podGetter(),
 		Runtime: a.rt, Status: a.liveStatus, Logger: a.logger, Attach: attach,
 	})
 	return h
@@ -43,9 +39,7 @@ func (a *Agent) ExecHandler(attach bool) *ExecHandler {
 // agent runs.
 func (a *Agent) PortForwardHandler() *PortForwardHandler {
 	h, _ := NewPortForwardHandler(PortForwardHandlerConfig{
-		Pods: PodGetterFunc(func(ctx context.Context, ns, name string) (*corev1.Pod, error) {
-			return a.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		}),
+		Pods: a.podGetter(),
 		Running: func(pod *corev1.Pod) bool {
 			status, ok := a.liveStatus(pod.UID)
 			if !ok {
@@ -61,6 +55,13 @@ func (a *Agent) PortForwardHandler() *PortForwardHandler {
 		Logger: a.logger,
 	})
 	return h
+}
+
+// podGetter reads pods through the agent's client, for the handlers.
+func (a *Agent) podGetter() PodGetter {
+	return PodGetterFunc(func(ctx context.Context, ns, name string) (*corev1.Pod, error) {
+		return a.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	})
 }
 
 // EvictionHandler returns the pods/eviction handler using the agent's client.

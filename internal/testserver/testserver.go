@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -102,6 +103,18 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatalf("transport: %v", err)
 	}
 	return &Server{Server: srv, DataDir: dir, Config: cfg, Client: client, Dynamic: dyn, HTTP: &http.Client{Transport: transport, Timeout: 60 * time.Second}}
+}
+
+// FreePort returns a local TCP port that was free a moment ago, for a pod
+// that serves on the node's network.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // FuzzDataDir returns a data directory for a fuzz target's server. Go's

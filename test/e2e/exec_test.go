@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skiff-sh/skiff/internal/testserver"
 )
 
 // kubectl exec runs commands in a running container through both of
@@ -62,12 +63,7 @@ func TestKubectl_ExecAndCp(t *testing.T) {
 // KUBECTL_PORT_FORWARD_WEBSOCKETS is false).
 func TestKubectl_PortForward(t *testing.T) {
 	c := startCluster(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	podPort := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	podPort := strconv.Itoa(testserver.FreePort(t))
 	c.kubectl("run", "web", "--image=busybox", "--restart=Never", "--", "sh", "-c",
 		"mkdir -p /www && echo served > /www/index.html && exec httpd -f -p "+podPort+" -h /www")
 	c.kubectl("wait", "--for=condition=Ready", "pod/web", "--timeout=120s")

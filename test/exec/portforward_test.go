@@ -3,7 +3,6 @@ package exec_test
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,17 +16,6 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/testserver"
 )
-
-// freePort is a TCP port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // dialers are client-go's two ways to port-forward, as kubectl makes them:
 // SPDY tunneled through a WebSocket (its first choice) and plain SPDY.
@@ -77,7 +65,7 @@ func forward(t *testing.T, dialer httpstream.Dialer, podPort int) (int, error) {
 // connection after another over the same session.
 func TestPortForward_ReachesThePod(t *testing.T) {
 	ts := testserver.Start(t, testserver.Options{})
-	port := freePort(t)
+	port := testserver.FreePort(t)
 	runPod(t, ts, "web", corev1.PodRunning, "sh", "-c",
 		"mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p "+strconv.Itoa(port)+" -h /www")
 	for proto, dialer := range dialers(t, ts, "web") {

@@ -135,33 +135,21 @@ func (p *Process) runExec(ctx context.Context, c *container, ec *exec.Cmd, cmd [
 	if err := ec.Start(); err != nil {
 		return ExecResult{}, fmt.Errorf("exec in %s: %w", c.id, err)
 	}
-	pid := ec.Process.Pid
-	p.joinCgroup(c, pid)
-	done := make(chan error, 1) // buffered: the waiter never blocks
-	go func() { done <- ec.Wait() }()
-	var expired <-chan time.Time
+	p.joinCgroup(c, ec.Process.Pid)
+	waitCtx := ctx
 	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		expired = t.C
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
 	}
-	var err error
-	select {
-	case err = <-done:
-	case <-expired:
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-done
+	code, err := p.waitExec(waitCtx, c, ec)
+	switch {
+	case err != nil && ctx.Err() == nil && waitCtx.Err() != nil:
 		return ExecResult{Output: out.Bytes()}, fmt.Errorf("%w after %s: %s", ErrExecTimeout, timeout, strings.Join(cmd, " "))
-	case <-ctx.Done():
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-done
-		return ExecResult{Output: out.Bytes()}, fmt.Errorf("exec in %s: %w", c.id, ctx.Err())
+	case err != nil:
+		return ExecResult{Output: out.Bytes()}, err
 	}
-	var ee *exec.ExitError
-	if err != nil && !errors.Is(err, exec.ErrWaitDelay) && !errors.As(err, &ee) {
-		return ExecResult{Output: out.Bytes()}, fmt.Errorf("exec in %s: %w", c.id, err)
-	}
-	return ExecResult{Output: out.Bytes(), ExitCode: exitCode(ec.ProcessState)}, nil
+	return ExecResult{Output: out.Bytes(), ExitCode: code}, nil
 }
 
 // exitCode is a finished command's exit code, 128+signal when a signal

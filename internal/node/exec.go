@@ -109,10 +109,7 @@ func (h *ExecHandler) ServeSubresource(w http.ResponseWriter, r *http.Request, r
 		return nil
 	}
 	exec := &runtimeExecutor{rt: h.cfg.Runtime, id: id}
-	// The streaming libraries log through klog: a client that goes away
-	// while a stream is read is an error to them, and at most a debug line
-	// to Skiff.
-	r = r.WithContext(klog.NewContext(r.Context(), logr.FromSlogHandler(debugHandler{h.cfg.Logger.Handler()})))
+	r = withStreamLogger(r, h.cfg.Logger)
 	streamOpts := &remotecommand.Options{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, TTY: opts.TTY}
 	var session sessionFunc = func(ctx context.Context, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
 		return exec.ExecInContainer(ctx, "", "", "", opts.Command, in, out, errOut, tty, resize, 0)
@@ -305,6 +302,13 @@ func parseExecOptions(r *http.Request) *corev1.PodExecOptions {
 		Container: q.Get("container"), Command: q["command"],
 		Stdin: queryBool(q, "stdin"), Stdout: queryBool(q, "stdout"), Stderr: queryBool(q, "stderr"), TTY: queryBool(q, "tty"),
 	}
+}
+
+// withStreamLogger gives the streaming libraries, which log through klog,
+// the handler's logger at debug level: a client that goes away while a
+// stream is read is an error to them, and at most a debug line to Skiff.
+func withStreamLogger(r *http.Request, logger *slog.Logger) *http.Request {
+	return r.WithContext(klog.NewContext(r.Context(), logr.FromSlogHandler(debugHandler{logger.Handler()})))
 }
 
 // debugHandler logs every record at debug level.

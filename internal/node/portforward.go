@@ -11,12 +11,10 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apiserver/pkg/util/proxy"
 	"k8s.io/cri-streaming/pkg/streaming/portforward"
-	"k8s.io/klog/v2"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
@@ -79,7 +77,7 @@ func (h *PortForwardHandler) ServeSubresource(w http.ResponseWriter, r *http.Req
 		http.Error(w, fmt.Sprintf("pod not found (%q)", pod.Name+"_"+pod.Namespace), http.StatusInternalServerError)
 		return nil
 	}
-	r = r.WithContext(klog.NewContext(r.Context(), logr.FromSlogHandler(debugHandler{h.cfg.Logger.Handler()})))
+	r = withStreamLogger(r, h.cfg.Logger)
 	var opts *portforward.V4Options
 	if wsstream.IsWebSocketRequest(r) && !wsstream.IsWebSocketRequestWithTunnelingProtocol(r) {
 		// The WebSocket protocol names its ports up front.

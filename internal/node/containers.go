@@ -26,12 +26,21 @@ const containerIDPrefix = "skiff://"
 // returns the last exit code and whether the container ran to its end
 // (false when the pod was stopped first).
 func (w *podWorker) runContainerLoop(ctx context.Context, st *ctrState, c *corev1.Container, vols *podVolumes, policy corev1.RestartPolicy) (int32, bool) {
+	defer st.openStartGate()
+	if st.after != nil {
+		select {
+		case <-st.after:
+		case <-w.stopCh:
+			return 0, false
+		}
+	}
 	for {
 		if w.stopping() {
 			return 0, false
 		}
 		spec, err := w.containerSpec(ctx, c, st, vols)
 		if err != nil {
+			st.openStartGate() // the kubelet goes on with the next container
 			w.setState(st, corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reasonConfigError, Message: err.Error()}})
 			w.a.recorder.Eventf(w.latest(), corev1.EventTypeWarning, "Failed", "Error: %v", err)
 			if !w.sleep(w.a.retryInterval()) {
@@ -66,12 +75,16 @@ func shouldRestart(policy corev1.RestartPolicy, code int32) bool {
 // runOnce starts one attempt of the container and waits for its end.
 func (w *podWorker) runOnce(ctx context.Context, st *ctrState, spec crt.ContainerSpec, c *corev1.Container) int32 {
 	rt := w.a.rt
+	if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
+		st.openStartGate() // nothing to wait for: the next container may start alongside
+	}
 	id, err := rt.StartContainer(ctx, spec)
 	if errors.Is(err, crt.ErrExists) { // left over by an earlier agent run
 		_ = rt.Remove(ctx, spec.ID())
 		id, err = rt.StartContainer(ctx, spec)
 	}
 	if err != nil {
+		st.openStartGate()
 		msg := startErrorMessage(err)
 		now := metav1.NewTime(w.a.clock.Now()).Rfc3339Copy()
 		w.mu.Lock()
@@ -90,18 +103,28 @@ func (w *podWorker) runOnce(ctx context.Context, st *ctrState, spec crt.Containe
 	}
 	w.mu.Lock()
 	st.id = id
-	st.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started).Rfc3339Copy()}}
-	st.started, st.ready, st.probeKilled = c.StartupProbe == nil, c.ReadinessProbe == nil, false
 	w.mu.Unlock()
-	w.notify()
 	// The kubelet's two events for a container it creates and starts; the
 	// runtime does both in one step.
 	ref := containerRef(w.latest(), c.Name)
 	w.a.recorder.Eventf(ref, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
 	w.a.recorder.Eventf(ref, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
-	probes := w.startProbes(ctx, st, c, id, started)
-	exit := w.waitContainer(ctx, id)
+	hookFailure := w.postStart(ctx, c, id)
+	st.openStartGate()
+	var probes *probeSet
+	if hookFailure == "" {
+		w.mu.Lock()
+		st.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started).Rfc3339Copy()}}
+		st.started, st.ready, st.probeKilled = c.StartupProbe == nil, c.ReadinessProbe == nil, false
+		w.mu.Unlock()
+		w.notify()
+		probes = w.startProbes(ctx, st, c, id, started)
+	}
+	exit := w.waitContainer(ctx, c, id)
 	probes.stop()
+	w.mu.Lock()
+	st.hookFailure = hookFailure
+	w.mu.Unlock()
 	msg, _ := rt.TerminationMessage(ctx, id, c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError)
 	if msg == "" {
 		msg = exit.Message
@@ -130,26 +153,25 @@ func (w *podWorker) runOnce(ctx context.Context, st *ctrState, spec crt.Containe
 }
 
 // waitContainer waits for the container's exit; when the pod must stop
-// first, it stops the container with the pod's grace period.
-func (w *podWorker) waitContainer(ctx context.Context, id crt.ContainerID) crt.ExitStatus {
+// first, it kills the container with the pod's grace period.
+func (w *podWorker) waitContainer(ctx context.Context, c *corev1.Container, id crt.ContainerID) crt.ExitStatus {
 	type result struct {
 		exit crt.ExitStatus
 		err  error
 	}
 	ch := make(chan result, 1)
+	running, exited := context.WithCancel(ctx) // ends a preStop hook with the container
+	defer exited()
 	go func() {
 		exit, err := w.a.rt.Wait(ctx, id)
+		exited()
 		ch <- result{exit, err}
 	}()
 	var r result
 	select {
 	case r = <-ch:
 	case <-w.stopCh:
-		name := containerName(id)
-		w.a.recorder.Eventf(containerRef(w.latest(), name), corev1.EventTypeNormal, "Killing", "Stopping container %s", name)
-		if err := w.a.rt.Stop(ctx, id, w.grace()); err != nil {
-			w.logger.Warn("stopping container", "container", string(id), "err", err)
-		}
+		w.killContainer(ctx, running, c, id, "", w.grace())
 		r = <-ch
 	}
 	if r.err != nil {
@@ -157,13 +179,6 @@ func (w *podWorker) waitContainer(ctx context.Context, id crt.ContainerID) crt.E
 		return crt.ExitStatus{ExitCode: 137, Reason: reasonUnknownContainer, Message: messageUnknownContainer}
 	}
 	return r.exit
-}
-
-func containerName(id crt.ContainerID) string {
-	if _, name, _, err := crt.ParseContainerID(id); err == nil {
-		return name
-	}
-	return string(id)
 }
 
 // prepareRestart moves the finished attempt to lastState, counts the
@@ -175,6 +190,9 @@ func (w *podWorker) prepareRestart(st *ctrState, name string) time.Duration {
 	delay := w.a.backoff(st.restartCount)
 	st.last = st.state
 	st.state = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}
+	if st.hookFailure != "" { // the kubelet's reason cache: the failed start step, until a back-off says more
+		st.state.Waiting = &corev1.ContainerStateWaiting{Reason: reasonPostStartHookError, Message: st.hookFailure}
+	}
 	if delay > 0 {
 		st.state = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reasonCrashLoopBackOff,
 			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, name, pod.Name, pod.Namespace, pod.UID)}}

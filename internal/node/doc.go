@@ -17,9 +17,9 @@
 // kubelet's (exec, httpGet, tcpSocket, grpc; see probe.go): the startup probe
 // gates the others, readiness drives containerStatuses[].ready and the
 // Ready condition, a failed liveness or startup probe kills the container,
-// which restarts unless the restartPolicy is Never. Lifecycle hooks are not
-// run. Restartable (sidecar) init containers run like ordinary init
-// containers.
+// which restarts unless the restartPolicy is Never. postStart and preStop
+// hooks run as the kubelet's (see lifecycle.go). Restartable (sidecar) init
+// containers run like ordinary init containers.
 //
 // The package also serves two API subresources: pods/log (LogHandler) and
 // pods/eviction (EvictionHandler).

@@ -32,10 +32,6 @@ const (
 	eventKilling      = "Killing"
 )
 
-// minProbeKillGrace is the kubelet's minimum grace period when it kills a
-// container (minimumGracePeriodInSeconds).
-const minProbeKillGrace = 2 * time.Second
-
 // containerRef is the object probe events are about: the container within
 // the pod, as the kubelet's container references.
 func containerRef(pod *corev1.Pod, name string) *corev1.ObjectReference {
@@ -111,12 +107,10 @@ func (w *podWorker) killForProbe(ctx context.Context, st *ctrState, t probeTarge
 	}
 	w.mu.Unlock()
 	w.logger.Info("killing container", "container", t.c.Name, "reason", msg)
-	w.a.recorder.Event(containerRef(pod, t.c.Name), corev1.EventTypeNormal, eventKilling, msg)
 	grace := specGrace(pod)
 	if g := spec.TerminationGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
 	}
-	if err := w.a.rt.Stop(ctx, t.id, max(grace, minProbeKillGrace)); err != nil && ctx.Err() == nil {
-		w.logger.Warn("stopping container", "container", string(t.id), "err", err)
-	}
+	// ctx ends with the attempt: it ends the preStop hook too.
+	w.killContainer(ctx, ctx, t.c, t.id, msg, max(grace, minKillGrace))
 }

@@ -119,7 +119,7 @@ func expandProbeCommand(cmd []string, c *corev1.Container) []string {
 // httpGet probes with a GET: 200 <= code < 400 is success; redirects are
 // followed on the same host only.
 func (p *prober) httpGet(ctx context.Context, action *corev1.HTTPGetAction, t probeTarget, timeout time.Duration) (probeOutcome, string, error) {
-	req, err := newProbeRequest(ctx, action, t)
+	req, err := newProbeRequest(ctx, action, t, probeUserAgent)
 	if err != nil {
 		return outcomeFailure, "", err
 	}
@@ -143,10 +143,11 @@ func (p *prober) httpGet(ctx context.Context, action *corev1.HTTPGetAction, t pr
 	return outcomeFailure, fmt.Sprintf("HTTP probe failed with statuscode: %d", res.StatusCode), nil
 }
 
-// newProbeRequest builds the kubelet's request: host default the pod IP,
-// User-Agent kube-probe/<major>.<minor> and Accept */* unless set, the Host
-// header as the request's host.
-func newProbeRequest(ctx context.Context, action *corev1.HTTPGetAction, t probeTarget) (*http.Request, error) {
+// newProbeRequest builds the kubelet's request for probes and lifecycle
+// hooks: host default the pod IP, userAgent (kube-probe/<major>.<minor> or
+// kube-lifecycle/...) and Accept */* unless set, the Host header as the
+// request's host.
+func newProbeRequest(ctx context.Context, action *corev1.HTTPGetAction, t probeTarget, userAgent string) (*http.Request, error) {
 	port, err := resolvePort(action.Port, t.c)
 	if err != nil {
 		return nil, err
@@ -173,7 +174,7 @@ func newProbeRequest(ctx context.Context, action *corev1.HTTPGetAction, t probeT
 		headers.Add(h.Name, h.Value)
 	}
 	if _, ok := headers["User-Agent"]; !ok {
-		headers.Set("User-Agent", probeUserAgent)
+		headers.Set("User-Agent", userAgent)
 	}
 	if _, ok := headers["Accept"]; !ok {
 		headers.Set("Accept", "*/*")

@@ -48,6 +48,25 @@ type ctrState struct {
 	// probe passed, or none), ready (readiness probe passed, or none) and
 	// probeKilled (a liveness or startup probe failure stopped it).
 	started, ready, probeKilled bool
+	// hookFailure is the message of the attempt's failed postStart hook;
+	// the next attempt waits with it (lifecycle.go).
+	hookFailure string
+
+	// The kubelet starts a pod's containers one after another, so a
+	// postStart hook holds back the next container: startGate is closed
+	// once this container's first attempt started and its hook returned
+	// (or the container loop ended), and after is the previous container's
+	// startGate (nil for the first container and for init containers).
+	startGate chan struct{}
+	gateOnce  sync.Once
+	after     <-chan struct{}
+}
+
+// openStartGate lets the pod's next container start.
+func (st *ctrState) openStartGate() {
+	if st.startGate != nil {
+		st.gateOnce.Do(func() { close(st.startGate) })
+	}
 }
 
 // terminalStatus is the pod's final phase once decided.
@@ -99,9 +118,12 @@ func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
 		w.initStates = append(w.initStates, &ctrState{name: c.Name, image: c.Image, init: true,
 			state: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}})
 	}
+	var after <-chan struct{}
 	for _, c := range pod.Spec.Containers {
-		w.ctrStates = append(w.ctrStates, &ctrState{name: c.Name, image: c.Image,
-			state: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting}}})
+		st := &ctrState{name: c.Name, image: c.Image, startGate: make(chan struct{}), after: after,
+			state: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting}}}
+		w.ctrStates = append(w.ctrStates, st)
+		after = st.startGate
 	}
 	return w
 }

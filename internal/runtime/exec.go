@@ -41,9 +41,10 @@ func newExecEnv(cfg *initConfig) *execEnv {
 //
 // With namespaces the command runs through util-linux nsenter: in the
 // container's mount, UTS and PID namespaces, chrooted to its root, in its
-// working directory, with its environment and user (nsenter drops the
-// supplementary groups). Without namespaces it runs on the host with the
-// same environment, working directory and credentials. Either way it joins
+// working directory, with its environment, user and supplementary groups
+// (the groups through the exec shim, exec_shim.go). Without namespaces it
+// runs on the host with the same environment, working directory and
+// credentials. Either way it joins
 // the container's cgroup (when limits are enforced), so that stopping the
 // container also kills it, and gets its own process group, which a timeout
 // or the end of ctx kills with SIGKILL.
@@ -74,7 +75,7 @@ func (p *Process) execCommand(id ContainerID, cmd []string) (*container, *exec.C
 		return nil, nil, ExecResult{}, fmt.Errorf("exec in %s, recovered after a restart: %w", id, errors.ErrUnsupported)
 	}
 	if c.exec.namespaces {
-		ec, err := c.nsenterCommand(cmd)
+		ec, err := c.nsenterCommand(cmd, p.execShimPath())
 		return c, ec, ExecResult{}, err
 	}
 	exe, err := lookExecutable(cmd[0], &initConfig{Env: c.exec.env, FallbackBinDir: c.exec.fallbackBinDir})
@@ -84,8 +85,11 @@ func (p *Process) execCommand(id ContainerID, cmd []string) (*container, *exec.C
 	return c, c.hostCommand(exe, cmd), ExecResult{}, nil
 }
 
-// nsenterCommand runs cmd in the namespaces and root of c's process.
-func (c *container) nsenterCommand(cmd []string) (*exec.Cmd, error) {
+// nsenterCommand runs cmd in the namespaces and root of c's process. When
+// c has supplementary groups, which nsenter cannot set, and shim is not "",
+// the command runs through the exec shim at that path (exec_shim.go), whose
+// open file goes in the command's ExtraFiles.
+func (c *container) nsenterCommand(cmd []string, shim string) (*exec.Cmd, error) {
 	nsenter, err := exec.LookPath("nsenter")
 	if err != nil {
 		return nil, fmt.Errorf("exec in a container with namespaces needs util-linux nsenter: %w", err)
@@ -94,16 +98,47 @@ func (c *container) nsenterCommand(cmd []string) (*exec.Cmd, error) {
 	if dir == "" {
 		dir = "/"
 	}
-	args := []string{"nsenter", "--target", strconv.Itoa(c.pid), "--mount", "--uts", "--pid", "--root", "--wdns=" + dir}
-	if c.exec.gid != nil {
-		args = append(args, "--setgid", strconv.FormatUint(uint64(*c.exec.gid), 10))
-	}
-	if c.exec.uid != nil {
-		args = append(args, "--setuid", strconv.FormatUint(uint64(*c.exec.uid), 10))
+	args := []string{"nsenter", "--target", strconv.Itoa(c.pid), "--mount", "--uts", "--pid"}
+	var extra []*os.File
+	if len(c.exec.groups) > 0 && shim != "" {
+		self, err := os.Open(shim)
+		if err != nil {
+			return nil, fmt.Errorf("opening the exec shim: %w", err)
+		}
+		extra = []*os.File{self}
+		// The shim enters the root itself: the binary needs the host's
+		// dynamic loader, which the container's root may not have.
+		root := "/proc/" + strconv.Itoa(c.pid) + "/root"
+		args = append(append(args, "--", "/proc/self/fd/"+strconv.Itoa(execShimFD)), execShimArgs(root, dir, c.exec)...)
+	} else {
+		args = append(args, "--root", "--wdns="+dir)
+		if c.exec.gid != nil {
+			args = append(args, "--setgid", strconv.FormatUint(uint64(*c.exec.gid), 10))
+		}
+		if c.exec.uid != nil {
+			args = append(args, "--setuid", strconv.FormatUint(uint64(*c.exec.uid), 10))
+		}
 	}
 	args = append(append(args, "--"), cmd...)
-	return &exec.Cmd{Path: nsenter, Args: args, Env: c.exec.env,
+	return &exec.Cmd{Path: nsenter, Args: args, Env: c.exec.env, ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}, nil
+}
+
+// execShimPath is the binary that runs the exec shim, "" when there is
+// none: the init helper's, if it is this binary only once MaybeRunInit ran.
+func (p *Process) execShimPath() string {
+	if p.initPath == selfExe && !initHookInstalled.Load() {
+		return ""
+	}
+	return p.initPath
+}
+
+// closeExtraFiles closes what a started (or failed) exec command was
+// passed besides its standard streams: the child has its own copies.
+func closeExtraFiles(ec *exec.Cmd) {
+	for _, f := range ec.ExtraFiles {
+		_ = f.Close()
+	}
 }
 
 // hostCommand runs exe on the host as c's workload runs.
@@ -130,6 +165,7 @@ func (c *container) hostCommand(exe string, cmd []string) *exec.Cmd {
 // runExec starts ec, waits for it (killing its process group on timeout or
 // when ctx ends) and returns its exit code and output.
 func (p *Process) runExec(ctx context.Context, c *container, ec *exec.Cmd, cmd []string, timeout time.Duration) (ExecResult, error) {
+	defer closeExtraFiles(ec)
 	out := &cappedBuffer{max: MaxExecOutput}
 	ec.Stdout, ec.Stderr, ec.WaitDelay = out, out, execWaitDelay
 	if err := ec.Start(); err != nil {

@@ -61,6 +61,7 @@ func (p *Process) Exec(ctx context.Context, id ContainerID, cmd []string, stream
 
 // execPipes runs ec with pipes for its standard streams.
 func (p *Process) execPipes(ctx context.Context, c *container, ec *exec.Cmd, streams ExecIO) (int32, error) {
+	defer closeExtraFiles(ec)
 	ec.Stdout, ec.Stderr, ec.WaitDelay = orDiscard(streams.Stdout), orDiscard(streams.Stderr), execWaitDelay
 	var stdin io.WriteCloser
 	if streams.Stdin != nil {
@@ -86,6 +87,7 @@ func (p *Process) execPipes(ctx context.Context, c *container, ec *exec.Cmd, str
 
 // execTerminal runs ec on a new pseudo-terminal.
 func (p *Process) execTerminal(ctx context.Context, c *container, ec *exec.Cmd, streams ExecIO) (int32, error) {
+	defer closeExtraFiles(ec)
 	// The command leads a new session with the terminal as its controlling
 	// one. A session leader leads its own process group too, so the group
 	// kill in waitExec still reaches it and its children.

@@ -250,3 +250,29 @@ func TestProcess_Exec_ContextEndKillsTheCommand(t *testing.T) {
 		}
 	}
 }
+
+// nsenter's --setgid clears the supplementary groups; the exec shim keeps
+// them, as the workload has them.
+func TestProcess_Exec_KeepsSupplementaryGroups(t *testing.T) {
+	t.Parallel()
+	p := newProcessRuntime(t, ProcessConfig{})
+	requireNamespaces(t, p)
+	requireBusybox(t, p)
+	uid, gid := int64(1000), int64(3000)
+	id := startWaiting(t, p, ContainerSpec{Image: "busybox", RunAsUser: &uid, RunAsGroup: &gid,
+		SupplementalGroups: []int64{4000, 5000}, Command: []string{"sleep", "600"}})
+	res, err := p.ExecSync(context.Background(), id, []string{"sh", "-c", "id -u; id -G"}, 10*time.Second)
+	if err != nil || res.ExitCode != 0 || string(res.Output) != "1000\n3000 4000 5000\n" {
+		t.Errorf("ExecSync = %d %q, %v; want the workload's user and groups", res.ExitCode, res.Output, err)
+	}
+	var stdout, stderr bytes.Buffer
+	code, err := p.Exec(context.Background(), id, []string{"id", "-G"}, ExecIO{Stdout: &stdout, Stderr: &stderr})
+	if err != nil || code != 0 || stdout.String() != "3000 4000 5000\n" {
+		t.Errorf("Exec = %d %q %q, %v", code, stdout.String(), stderr.String(), err)
+	}
+	stdout.Reset()
+	code, err = p.Exec(context.Background(), id, []string{"/does/not/exist", "--", "x"}, ExecIO{Stdout: &stdout, Stderr: &stderr})
+	if err != nil || code != 127 || !strings.Contains(stderr.String(), "/does/not/exist") {
+		t.Errorf("missing executable: Exec = %d %q, %v; want 127 and its name", code, stderr.String(), err)
+	}
+}

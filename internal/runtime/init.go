@@ -45,6 +45,7 @@ const (
 //		...
 //	}
 func MaybeRunInit() {
+	maybeRunExecShim()
 	if len(os.Args) < 2 || os.Args[1] != initArg {
 		initHookInstalled.Store(true)
 		return

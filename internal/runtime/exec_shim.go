@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/skiff-sh/skiff/internal/runtime/initi18n"
 )
 
 // execShimArg is the hidden first argument that turns the binary into the
@@ -20,7 +22,7 @@ import (
 // pivoted), where this binary finds its dynamic loader. It then does what
 // nsenter's --root and --wdns would have done, sets the credentials as the
 // init helper sets the workload's, and execs cmd.
-const execShimArg = "__skiff_exec_shim__"
+const execShimArg = initi18n.ExecShimArg
 
 // execShimFD is the descriptor the shim's binary is passed on.
 const execShimFD = 3

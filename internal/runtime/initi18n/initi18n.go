@@ -1,5 +1,5 @@
 // Package initi18n keeps kubectl's translations from loading in a container
-// init helper. The skiff binary links kubectl, whose packages call i18n.T in
+// init helper or exec shim. The skiff binary links kubectl, whose packages call i18n.T in
 // their variable initializers, so every process of the binary parses the
 // embedded translation catalogue before main: about half of the ~80 ms a
 // re-executed container init spends starting, for text it never prints.
@@ -15,12 +15,16 @@ import (
 	"k8s.io/kubectl/pkg/util/i18n"
 )
 
-// InitArg is the first argument of a re-executed container init (the
-// runtime's own constant is this one).
-const InitArg = "__skiff_container_init__"
+// InitArg is the first argument of a re-executed container init, and
+// ExecShimArg of the runtime's exec shim (the runtime's own constants are
+// these).
+const (
+	InitArg     = "__skiff_container_init__"
+	ExecShimArg = "__skiff_exec_shim__"
+)
 
 func init() {
-	if len(os.Args) < 2 || os.Args[1] != InitArg {
+	if len(os.Args) < 2 || (os.Args[1] != InitArg && os.Args[1] != ExecShimArg) {
 		return // kubectl and the server keep the user's language
 	}
 	// Cannot fail here: no i18n.T has run yet (see the package comment).

@@ -35,7 +35,7 @@ func (w *podWorker) runContainerLoop(ctx context.Context, st *ctrState, c *corev
 		}
 	}
 	for {
-		if w.stopping() {
+		if w.stopping() || isClosed(st.stop) {
 			return 0, false
 		}
 		spec, err := w.containerSpec(ctx, c, st, vols)
@@ -59,6 +59,16 @@ func (w *podWorker) runContainerLoop(ctx context.Context, st *ctrState, c *corev
 		if !w.sleep(delay) {
 			return code, false
 		}
+	}
+}
+
+// isClosed reports whether ch is closed; a nil channel never is.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -120,7 +130,7 @@ func (w *podWorker) runOnce(ctx context.Context, st *ctrState, spec crt.Containe
 		w.notify()
 		probes = w.startProbes(ctx, st, c, id, started)
 	}
-	exit := w.waitContainer(ctx, c, id)
+	exit := w.waitContainer(ctx, st, c, id)
 	probes.stop()
 	w.mu.Lock()
 	st.hookFailure = hookFailure
@@ -154,7 +164,7 @@ func (w *podWorker) runOnce(ctx context.Context, st *ctrState, spec crt.Containe
 
 // waitContainer waits for the container's exit; when the pod must stop
 // first, it kills the container with the pod's grace period.
-func (w *podWorker) waitContainer(ctx context.Context, c *corev1.Container, id crt.ContainerID) crt.ExitStatus {
+func (w *podWorker) waitContainer(ctx context.Context, st *ctrState, c *corev1.Container, id crt.ContainerID) crt.ExitStatus {
 	type result struct {
 		exit crt.ExitStatus
 		err  error
@@ -172,6 +182,9 @@ func (w *podWorker) waitContainer(ctx context.Context, c *corev1.Container, id c
 	case r = <-ch:
 	case <-w.stopCh:
 		w.killContainer(ctx, running, c, id, "", w.grace())
+		r = <-ch
+	case <-st.stop: // nil but for ephemeral containers
+		w.killContainer(ctx, running, c, id, "", w.specGrace())
 		r = <-ch
 	}
 	if r.err != nil {

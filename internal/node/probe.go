@@ -42,11 +42,17 @@ func containerRef(pod *corev1.Pod, name string) *corev1.ObjectReference {
 }
 
 // containerFieldPath names a container within its pod, as the kubelet's
-// container references do: spec.initContainers{name} for an init container.
+// container references do: spec.initContainers{name} for an init container,
+// spec.ephemeralContainers{name} for an ephemeral one.
 func containerFieldPath(pod *corev1.Pod, name string) string {
 	for _, c := range pod.Spec.InitContainers {
 		if c.Name == name {
 			return fmt.Sprintf("spec.initContainers{%s}", name)
+		}
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		if c.Name == name {
+			return fmt.Sprintf("spec.ephemeralContainers{%s}", name)
 		}
 	}
 	return fmt.Sprintf("spec.containers{%s}", name)

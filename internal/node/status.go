@@ -32,6 +32,7 @@ func (w *podWorker) buildStatus(pod *corev1.Pod, now metav1.Time) corev1.PodStat
 	}
 	s.InitContainerStatuses = containerStatuses(w.initStates)
 	s.ContainerStatuses = containerStatuses(w.ctrStates)
+	s.EphemeralContainerStatuses = containerStatuses(w.ephemeralStates)
 	if w.terminal != nil {
 		s.Phase, s.Reason, s.Message = w.terminal.phase, w.terminal.reason, w.terminal.message
 	} else {

@@ -60,6 +60,13 @@ type ctrState struct {
 	startGate chan struct{}
 	gateOnce  sync.Once
 	after     <-chan struct{}
+
+	// stop, for an ephemeral container, is closed when the pod's own
+	// containers are done: the container is then stopped as for the pod's
+	// end (ephemeral.go). Nil for the others. target is an ephemeral
+	// container's targetContainerName.
+	stop   <-chan struct{}
+	target string
 }
 
 // openStartGate lets the pod's next container start.
@@ -86,22 +93,32 @@ type podWorker struct {
 
 	// mu guards the fields below: the worker's goroutines write them, the
 	// status workers and the log handler read them.
-	mu           sync.Mutex
-	pod          *corev1.Pod // latest object seen
-	startTime    *metav1.Time
-	initStates   []*ctrState
-	ctrStates    []*ctrState
-	sandboxReady bool
-	initialized  bool
-	stopReason   stopReason
-	stopGrace    time.Duration
-	terminal     *terminalStatus
-	finished     bool // run returned: no container runs any more
+	mu         sync.Mutex
+	pod        *corev1.Pod // latest object seen
+	startTime  *metav1.Time
+	initStates []*ctrState
+	ctrStates  []*ctrState
+	// ephemeralStates are the ephemeral containers started so far.
+	ephemeralStates []*ctrState
+	sandboxReady    bool
+	initialized     bool
+	stopReason      stopReason
+	stopGrace       time.Duration
+	terminal        *terminalStatus
+	finished        bool // run returned: no container runs any more
 
 	// stopCh is closed (once, under mu) when the pod must stop.
 	stopCh chan struct{}
 	// done is closed when run returns.
 	done chan struct{}
+
+	// Ephemeral containers (ephemeral.go): update wakes the starter, which
+	// stops when ephemeralStop is closed; ephemeralWG counts the starter and
+	// the containers' loops.
+	ephemeralWake     chan struct{}
+	ephemeralStop     chan struct{}
+	ephemeralStopOnce sync.Once
+	ephemeralWG       sync.WaitGroup
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
@@ -109,6 +126,7 @@ func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
 		a: a, key: cache.MetaObjectToName(pod), uid: pod.UID, pod: pod,
 		logger: a.logger.With("pod", pod.Namespace+"/"+pod.Name, "uid", string(pod.UID)),
 		stopCh: make(chan struct{}), done: make(chan struct{}),
+		ephemeralWake: make(chan struct{}, 1), ephemeralStop: make(chan struct{}),
 	}
 	waiting := "ContainerCreating"
 	if len(pod.Spec.InitContainers) > 0 {
@@ -137,6 +155,9 @@ func (w *podWorker) update(pod *corev1.Pod) {
 	w.mu.Unlock()
 	if pod.DeletionTimestamp != nil {
 		w.terminate(deletionGrace(pod), stopDeleted)
+	}
+	if len(pod.Spec.EphemeralContainers) > 0 {
+		w.wakeEphemeral()
 	}
 }
 
@@ -168,7 +189,7 @@ func (w *podWorker) terminate(grace time.Duration, reason stopReason) {
 	}
 	w.stopGrace = grace
 	var running []crt.ContainerID
-	for _, st := range append(append([]*ctrState{}, w.initStates...), w.ctrStates...) {
+	for _, st := range w.allStates() {
 		if st.state.Running != nil {
 			running = append(running, st.id)
 		}
@@ -183,6 +204,13 @@ func (w *podWorker) terminate(grace time.Duration, reason stopReason) {
 			}
 		}()
 	}
+}
+
+// allStates lists the states of every container of the pod; w.mu must be
+// held.
+func (w *podWorker) allStates() []*ctrState {
+	all := make([]*ctrState, 0, len(w.initStates)+len(w.ctrStates)+len(w.ephemeralStates))
+	return append(append(append(all, w.initStates...), w.ctrStates...), w.ephemeralStates...)
 }
 
 func (w *podWorker) stopping() bool {
@@ -242,6 +270,9 @@ func (w *podWorker) run(ctx context.Context) {
 	if !ok {
 		return
 	}
+	w.ephemeralWG.Add(1)
+	go w.runEphemeral(ctx, vols)
+	defer w.stopEphemeral() // the pod's containers are done: so are its ephemeral ones
 	if !w.runInitContainers(ctx, pod, vols) {
 		return
 	}
@@ -308,7 +339,7 @@ func (w *podWorker) finish() {
 		return
 	}
 	if w.stopReason != stopNone {
-		for _, st := range append(append([]*ctrState{}, w.initStates...), w.ctrStates...) {
+		for _, st := range w.allStates() {
 			if st.state.Terminated == nil {
 				st.state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 					ExitCode: 137, Reason: reasonUnknownContainer, Message: messageUnknownContainer}}

@@ -12,20 +12,23 @@ import (
 // never changed afterwards) are read without locks. exit is written once by
 // the waiter before it closes done; readers read it only after <-done.
 type container struct {
-	id        ContainerID
-	podUID    string
-	podNS     string
-	podName   string
-	name      string
-	attempt   int32
-	image     string
-	dir       string
-	logPath   string
-	termLog   string // host file holding the termination message, "" if none
-	pid       int
-	startedAt time.Time
-	cg        *cgroup
-	recovered bool
+	id      ContainerID
+	podUID  string
+	podNS   string
+	podName string
+	name    string
+	attempt int32
+	image   string
+	dir     string
+	logPath string
+	termLog string // host file holding the termination message, "" if none
+	pid     int
+	// pidNamespaceOf is the process whose PID namespace the container
+	// joins at its start (ContainerSpec.PIDNamespaceOf), 0 for its own.
+	pidNamespaceOf int
+	startedAt      time.Time
+	cg             *cgroup
+	recovered      bool
 	// exec is how ExecSync runs commands like the workload; nil for
 	// recovered containers.
 	exec *execEnv

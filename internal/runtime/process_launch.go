@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // logDrainTimeout bounds how long the waiter waits for the log pipes to close
@@ -32,7 +34,7 @@ func (p *Process) launch(ctx context.Context, c *container, cfg *initConfig) err
 	if err != nil {
 		return fmt.Errorf("creating log file: %w", err)
 	}
-	cmd, pp, err := p.startHelper(cfg, c.stdio)
+	cmd, pp, err := p.startHelper(cfg, c.stdio, c.pidNamespaceOf)
 	if err != nil {
 		logFile.Close()
 		return err
@@ -86,8 +88,9 @@ func (p *Process) launch(ctx context.Context, c *container, cfg *initConfig) err
 var helperEnv = []string{"GOGC=off", "GOMAXPROCS=1"}
 
 // startHelper starts the init helper with its pipes, and with the standard
-// input and terminal that stdio asks for.
-func (p *Process) startHelper(cfg *initConfig, stdio *attachIO) (*exec.Cmd, *pipes, error) {
+// input and terminal that stdio asks for. With namespaces it gets its own,
+// or, when pidNamespaceOf is a process, that process's PID namespace.
+func (p *Process) startHelper(cfg *initConfig, stdio *attachIO, pidNamespaceOf int) (*exec.Cmd, *pipes, error) {
 	if p.initPath == selfExe && !initHookInstalled.Load() {
 		return nil, nil, ErrNoInitHook
 	}
@@ -128,7 +131,12 @@ func (p *Process) startHelper(cfg *initConfig, stdio *attachIO) (*exec.Cmd, *pip
 	if cfg.Namespaces {
 		cmd.SysProcAttr.Cloneflags = nsCloneFlags
 	}
-	err = cmd.Start()
+	if pidNamespaceOf > 0 {
+		cmd.SysProcAttr.Cloneflags &^= syscall.CLONE_NEWPID
+		err = startInPIDNamespace(cmd, pidNamespaceOf)
+	} else {
+		err = cmd.Start()
+	}
 	closeAll(childOnly)
 	for _, f := range []*os.File{childEnds[0], childEnds[3], childEnds[5], childEnds[7]} {
 		f.Close()
@@ -223,4 +231,27 @@ func (p *Process) copyLogs(lw *logWriter, f *os.File, stdio *attachIO, outR, err
 	}
 	f.Close()
 	close(done)
+}
+
+// startInPIDNamespace starts cmd in the PID namespace of process pid.
+// setns(CLONE_NEWPID) changes the namespace of the children of the calling
+// thread only, and Go forks from the calling thread: so a goroutine locks
+// a thread, switches it and starts cmd, and never unlocks it, so that the
+// thread ends with the goroutine instead of serving others.
+func startInPIDNamespace(cmd *exec.Cmd, pid int) error {
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	if err != nil {
+		return fmt.Errorf("opening the PID namespace of %d: %w", pid, err)
+	}
+	defer ns.Close()
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWPID); err != nil {
+			errc <- fmt.Errorf("entering the PID namespace of %d: %w", pid, err)
+			return
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
 }

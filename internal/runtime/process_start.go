@@ -83,6 +83,16 @@ func (p *Process) start(ctx context.Context, spec *ContainerSpec) (_ *container,
 	if err != nil {
 		return nil, err
 	}
+	if spec.PIDNamespaceOf != "" && cfg.Namespaces {
+		target, err := p.lookup(spec.PIDNamespaceOf)
+		if err != nil {
+			return nil, fmt.Errorf("joining the PID namespace of %s: %w", spec.PIDNamespaceOf, err)
+		}
+		if target.exited() {
+			return nil, fmt.Errorf("joining the PID namespace of %s: %w", spec.PIDNamespaceOf, ErrNotRunning)
+		}
+		c.pidNamespaceOf = target.pid
+	}
 	c.exec, c.stdio = newExecEnv(cfg), newAttachIO(spec)
 	if c.cg, err = p.cgroups.create(string(c.id), spec.MemoryLimit, spec.CPULimitMilli); err != nil {
 		return nil, err

@@ -444,3 +444,26 @@ func TestProcess_StartContainer_NoInitHook(t *testing.T) {
 		t.Errorf("a failed start left a container behind: %v", err)
 	}
 }
+
+// An ephemeral container with a target joins the target's PID namespace:
+// it sees the target's processes, and the target's are not its own.
+func TestProcess_StartContainer_PIDNamespaceOf(t *testing.T) {
+	t.Parallel()
+	p := newProcessRuntime(t, ProcessConfig{})
+	requireNamespaces(t, p)
+	requireBusybox(t, p)
+	uid := newPodUID(t)
+	target := startWaiting(t, p, ContainerSpec{PodUID: uid, Name: "main", Image: "busybox", Command: []string{"sleep", "600"}})
+	exit, log := runToExit(t, p, ContainerSpec{PodUID: uid, Name: "debug", Image: "busybox", PIDNamespaceOf: target,
+		Command: []string{"sh", "-c", "ps -o pid,args; echo my pid is $$"}})
+	if exit.ExitCode != 0 || !strings.Contains(log, "    1 sleep 600") || strings.Contains(log, "my pid is 1\n") {
+		t.Errorf("exit %d, log:\n%s\nwant the target's sleep as PID 1, and the shell not", exit.ExitCode, log)
+	}
+	if err := p.Stop(context.Background(), target, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.StartContainer(context.Background(), ContainerSpec{PodUID: uid, Name: "late", Image: "busybox", PIDNamespaceOf: target, Command: []string{"true"}})
+	if !errors.Is(err, ErrNotRunning) {
+		t.Errorf("joining an exited container: %v, want ErrNotRunning", err)
+	}
+}

@@ -258,6 +258,11 @@ type ContainerSpec struct {
 	// client's input ends. TTY runs the workload on a new terminal, whose
 	// output is logged as stdout. As the Pod API's fields.
 	Stdin, StdinOnce, TTY bool
+	// PIDNamespaceOf, when set, is a running container whose PID namespace
+	// this one joins instead of getting its own (an ephemeral container's
+	// targetContainerName). Without namespaces every container shares the
+	// host's anyway.
+	PIDNamespaceOf ContainerID
 	// Fake configures the fake runtime; the process runtime ignores it.
 	Fake FakeBehavior
 }

@@ -126,3 +126,33 @@ func TestKubectl_RunAttach(t *testing.T) {
 		t.Errorf("the --rm pod is still there: %v\n%s", err, out)
 	}
 }
+
+// kubectl debug adds an ephemeral container through pods/ephemeralcontainers:
+// with --target it sees the target's processes; with -i kubectl attaches.
+func TestKubectl_Debug(t *testing.T) {
+	c := startCluster(t)
+	c.kubectl("run", "web", "--image=busybox", "--restart=Never", "--", "sleep", "3600")
+	c.kubectl("wait", "--for=condition=Ready", "pod/web", "--timeout=120s")
+
+	c.kubectl("debug", "web", "--image=busybox", "-c", "peek", "--target=web", "--", "ps", "-o", "pid,args")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, _ := c.kubectlErr("logs", "web", "-c", "peek")
+		if strings.Contains(out, "    1 sleep 3600") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("debug container with --target: log %q, want the target's sleep as PID 1", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	out, err := c.kubectlWith(nil, strings.NewReader("hello\n"), "debug", "-i", "web", "--image=busybox", "-c", "talk", "--", "sh", "-c", "read x; echo got $x")
+	if err != nil || !strings.Contains(out, "got hello") {
+		t.Errorf("kubectl debug -i = %v, output:\n%s", err, out)
+	}
+	status := c.kubectl("get", "pod", "web", "-o", `jsonpath={range .status.ephemeralContainerStatuses[*]}{.name}={.state.terminated.exitCode} {end}`)
+	if status != "peek=0 talk=0 " {
+		t.Errorf("ephemeral container statuses = %q", status)
+	}
+}

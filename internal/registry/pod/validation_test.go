@@ -346,7 +346,8 @@ func TestValidatePodTemplateSpec_Rules(t *testing.T) {
 		},
 		"ephemeral containers": {
 			mutate: func(tp *corev1.PodTemplateSpec) {
-				tp.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
+				tp.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox",
+					TerminationMessagePolicy: corev1.TerminationMessageReadFile, ImagePullPolicy: corev1.PullIfNotPresent}}}
 			},
 			want: "spec.template.spec.ephemeralContainers: Forbidden: ephemeral containers not allowed in pod template",
 		},

@@ -170,3 +170,24 @@ func (e *testEnv) release(t *testing.T, name string) {
 		t.Fatalf("releasing %s: %v", name, err)
 	}
 }
+
+// Even a deletion with grace 0 gives the container the kubelet's minimum
+// of 2s between SIGTERM and SIGKILL.
+func TestAgent_Process_GraceZeroStillSendsSIGTERM(t *testing.T) {
+	t.Parallel()
+	e := newProcessEnv(t)
+	pod := testPod("forced", corev1.RestartPolicyNever,
+		shC("main", `trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 0.1; done`))
+	pod.Finalizers = []string{holdFinalizer} // keeps the final status readable
+	e.create(t, pod)
+	e.waitPod(t, "forced", 30*time.Second, phaseIs(corev1.PodRunning))
+	testLogContains(t, e, "forced", "ready")
+	if err := e.client.CoreV1().Pods(e.ns).Delete(context.Background(), "forced", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.waitPod(t, "forced", 20*time.Second, phaseIs(corev1.PodSucceeded, corev1.PodFailed))
+	if term := terminated(got, "main"); term == nil || term.ExitCode != 0 {
+		t.Errorf("container deleted with grace 0 did not get to handle SIGTERM: %s", describe(got))
+	}
+	e.release(t, "forced")
+}

@@ -10,9 +10,9 @@
 // configMap, secret, downwardAPI, projected) → init containers in order →
 // containers, restarted in place per restartPolicy with the kubelet's
 // crash-loop back-off → terminal phase. A deletion stops the containers
-// with the pod's grace period (SIGTERM, then SIGKILL), writes the terminal
-// status, then confirms the deletion with a DELETE of grace 0 and the pod's
-// UID as precondition. activeDeadlineSeconds fails the pod with reason
+// with the pod's grace period (SIGTERM, then SIGKILL, at least 2s later as
+// the kubelet's), writes the terminal status, then confirms the deletion
+// with a DELETE of grace 0 and the pod's UID as precondition. activeDeadlineSeconds fails the pod with reason
 // DeadlineExceeded. Startup, liveness and readiness probes run as the
 // kubelet's (exec, httpGet, tcpSocket, grpc; see probe.go): the startup probe
 // gates the others, readiness drives containerStatuses[].ready and the

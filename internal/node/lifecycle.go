@@ -13,8 +13,8 @@ package node
 //     pod's deletion or deadline, a failed probe or postStart hook, the
 //     agent's shutdown. The kill waits for it at most the grace period; the
 //     whole seconds it took are taken from the grace period left for
-//     SIGTERM, which never drops below 2s. A failure is a FailedPreStopHook
-//     event and the kill goes on.
+//     SIGTERM, which never drops below 2s (for any kill). A failure is a
+//     FailedPreStopHook event and the kill goes on.
 //
 // Events never carry a handler's output, which may hold secrets.
 
@@ -46,8 +46,8 @@ const (
 // (probes send kube-probe/...).
 const lifecycleUserAgent = "kube-lifecycle/1.37"
 
-// minKillGrace is the kubelet's minimumGracePeriodInSeconds: what a
-// container gets to handle SIGTERM after its preStop hook.
+// minKillGrace is the kubelet's minimumGracePeriodInSeconds: the least a
+// container gets between SIGTERM and SIGKILL, whatever the grace period.
 const minKillGrace = 2 * time.Second
 
 // runHook runs handler h against container t once, as the kubelet's handler
@@ -184,16 +184,18 @@ func (w *podWorker) postStart(ctx context.Context, c *corev1.Container, id crt.C
 // killContainer stops attempt id of c as the kubelet's killContainer does:
 // a Killing event (message, or "Stopping container NAME"), the preStop hook
 // if c has one and grace is above zero, then SIGTERM and, after what is
-// left of grace, SIGKILL. hookCtx ends the hook early (the container
-// exited); ctx bounds the stop.
+// left of grace but at least 2s (even for a pod deleted with grace 0),
+// SIGKILL. hookCtx ends the hook early (the container exited); ctx bounds
+// the stop.
 func (w *podWorker) killContainer(ctx, hookCtx context.Context, c *corev1.Container, id crt.ContainerID, message string, grace time.Duration) {
 	if message == "" {
 		message = "Stopping container " + c.Name
 	}
 	w.a.recorder.Event(containerRef(w.latest(), c.Name), corev1.EventTypeNormal, eventKilling, message)
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && grace > 0 {
-		grace = max(grace-w.preStop(hookCtx, c, id, grace), minKillGrace)
+		grace -= w.preStop(hookCtx, c, id, grace)
 	}
+	grace = max(grace, minKillGrace)
 	if err := w.a.rt.Stop(ctx, id, grace); err != nil && ctx.Err() == nil {
 		w.logger.Warn("stopping container", "container", string(id), "err", err)
 	}

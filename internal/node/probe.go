@@ -118,5 +118,5 @@ func (w *podWorker) killForProbe(ctx context.Context, st *ctrState, t probeTarge
 		grace = time.Duration(*g) * time.Second
 	}
 	// ctx ends with the attempt: it ends the preStop hook too.
-	w.killContainer(ctx, ctx, t.c, t.id, msg, max(grace, minKillGrace))
+	w.killContainer(ctx, ctx, t.c, t.id, msg, grace)
 }

@@ -199,7 +199,7 @@ func (w *podWorker) terminate(grace time.Duration, reason stopReason) {
 		w.a.podWG.Add(1)
 		go func() {
 			defer w.a.podWG.Done()
-			if err := w.a.rt.Stop(w.a.killCtx, id, grace); err != nil {
+			if err := w.a.rt.Stop(w.a.killCtx, id, max(grace, minKillGrace)); err != nil {
 				w.logger.Warn("stopping container", "container", string(id), "err", err)
 			}
 		}()

@@ -28,7 +28,7 @@ func (w *podWorker) containerSpec(ctx context.Context, c *corev1.Container, st *
 		Command: expandAll(c.Command, vars), Args: expandAll(c.Args, vars), Env: env,
 		WorkingDir: c.WorkingDir, TerminationMessagePath: c.TerminationMessagePath,
 		MemoryLimit: c.Resources.Limits.Memory().Value(), CPULimitMilli: c.Resources.Limits.Cpu().MilliValue(),
-		Stdin: c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
+		Stdin: c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY, HostPID: pod.Spec.HostPID,
 	}
 	if w.a.rt.Capabilities().Namespaces || pod.Spec.Hostname != "" {
 		spec.Hostname = podHostname(pod)

@@ -24,8 +24,10 @@ type container struct {
 	termLog string // host file holding the termination message, "" if none
 	pid     int
 	// pidNamespaceOf is the process whose PID namespace the container
-	// joins at its start (ContainerSpec.PIDNamespaceOf), 0 for its own.
+	// joins at its start (ContainerSpec.PIDNamespaceOf), 0 for its own;
+	// hostPID keeps it in the host's.
 	pidNamespaceOf int
+	hostPID        bool
 	startedAt      time.Time
 	cg             *cgroup
 	recovered      bool

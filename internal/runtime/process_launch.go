@@ -34,7 +34,7 @@ func (p *Process) launch(ctx context.Context, c *container, cfg *initConfig) err
 	if err != nil {
 		return fmt.Errorf("creating log file: %w", err)
 	}
-	cmd, pp, err := p.startHelper(cfg, c.stdio, c.pidNamespaceOf)
+	cmd, pp, err := p.startHelper(cfg, c.stdio, c.pidNamespaceOf, c.hostPID)
 	if err != nil {
 		logFile.Close()
 		return err
@@ -89,8 +89,9 @@ var helperEnv = []string{"GOGC=off", "GOMAXPROCS=1"}
 
 // startHelper starts the init helper with its pipes, and with the standard
 // input and terminal that stdio asks for. With namespaces it gets its own,
-// or, when pidNamespaceOf is a process, that process's PID namespace.
-func (p *Process) startHelper(cfg *initConfig, stdio *attachIO, pidNamespaceOf int) (*exec.Cmd, *pipes, error) {
+// but for the PID namespace: the host's with hostPID, or, when
+// pidNamespaceOf is a process, that process's.
+func (p *Process) startHelper(cfg *initConfig, stdio *attachIO, pidNamespaceOf int, hostPID bool) (*exec.Cmd, *pipes, error) {
 	if p.initPath == selfExe && !initHookInstalled.Load() {
 		return nil, nil, ErrNoInitHook
 	}
@@ -130,6 +131,9 @@ func (p *Process) startHelper(cfg *initConfig, stdio *attachIO, pidNamespaceOf i
 	}
 	if cfg.Namespaces {
 		cmd.SysProcAttr.Cloneflags = nsCloneFlags
+		if hostPID {
+			cmd.SysProcAttr.Cloneflags &^= syscall.CLONE_NEWPID
+		}
 	}
 	if pidNamespaceOf > 0 {
 		cmd.SysProcAttr.Cloneflags &^= syscall.CLONE_NEWPID

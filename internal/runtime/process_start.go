@@ -83,7 +83,8 @@ func (p *Process) start(ctx context.Context, spec *ContainerSpec) (_ *container,
 	if err != nil {
 		return nil, err
 	}
-	if spec.PIDNamespaceOf != "" && cfg.Namespaces {
+	c.hostPID = spec.HostPID
+	if spec.PIDNamespaceOf != "" && cfg.Namespaces && !spec.HostPID {
 		target, err := p.lookup(spec.PIDNamespaceOf)
 		if err != nil {
 			return nil, fmt.Errorf("joining the PID namespace of %s: %w", spec.PIDNamespaceOf, err)

@@ -467,3 +467,20 @@ func TestProcess_StartContainer_PIDNamespaceOf(t *testing.T) {
 		t.Errorf("joining an exited container: %v, want ErrNotRunning", err)
 	}
 }
+
+// A hostPID container sees the host's processes and is not PID 1.
+func TestProcess_StartContainer_HostPID(t *testing.T) {
+	t.Parallel()
+	p := newProcessRuntime(t, ProcessConfig{})
+	requireNamespaces(t, p)
+	requireBusybox(t, p)
+	hostInit, err := os.ReadFile("/proc/1/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit, log := runToExit(t, p, ContainerSpec{Image: "busybox", HostPID: true,
+		Command: []string{"sh", "-c", "echo pid=$$; cat /proc/1/comm"}})
+	if exit.ExitCode != 0 || strings.HasPrefix(log, "pid=1\n") || !strings.HasSuffix(log, "\n"+string(hostInit)) {
+		t.Errorf("exit %d, log %q; want a shell that is not PID 1, and the host's PID 1 (%q)", exit.ExitCode, log, hostInit)
+	}
+}

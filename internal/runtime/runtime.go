@@ -258,6 +258,9 @@ type ContainerSpec struct {
 	// client's input ends. TTY runs the workload on a new terminal, whose
 	// output is logged as stdout. As the Pod API's fields.
 	Stdin, StdinOnce, TTY bool
+	// HostPID keeps the container in the host's PID namespace (a pod's
+	// hostPID) instead of giving it its own.
+	HostPID bool
 	// PIDNamespaceOf, when set, is a running container whose PID namespace
 	// this one joins instead of getting its own (an ephemeral container's
 	// targetContainerName). Without namespaces every container shares the

@@ -111,23 +111,35 @@ func (w *podWorker) runOnce(ctx context.Context, st *ctrState, spec crt.Containe
 	if s, err := rt.Status(ctx, id); err == nil && !s.StartedAt.IsZero() {
 		started = s.StartedAt
 	}
-	w.mu.Lock()
-	st.id = id
-	w.mu.Unlock()
-	// The kubelet's two events for a container it creates and starts; the
-	// runtime does both in one step.
-	ref := containerRef(w.latest(), c.Name)
-	w.a.recorder.Eventf(ref, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
-	w.a.recorder.Eventf(ref, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
-	hookFailure := w.postStart(ctx, c, id)
-	st.openStartGate()
-	var probes *probeSet
-	if hookFailure == "" {
+	setRunning := func() {
 		w.mu.Lock()
 		st.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started).Rfc3339Copy()}}
 		st.started, st.ready, st.probeKilled = c.StartupProbe == nil, c.ReadinessProbe == nil, false
 		w.mu.Unlock()
 		w.notify()
+	}
+	w.mu.Lock()
+	st.id = id
+	w.mu.Unlock()
+	hasPostStart := c.Lifecycle != nil && c.Lifecycle.PostStart != nil
+	if !hasPostStart {
+		setRunning() // first: the status write need not wait for the events
+	}
+	// The kubelet's two events for a container it creates and starts; the
+	// runtime does both in one step.
+	ref := containerRef(w.latest(), c.Name)
+	w.a.recorder.Eventf(ref, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
+	w.a.recorder.Eventf(ref, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	var hookFailure string
+	if hasPostStart {
+		hookFailure = w.postStart(ctx, c, id)
+		st.openStartGate()
+		if hookFailure == "" {
+			setRunning()
+		}
+	}
+	var probes *probeSet
+	if hookFailure == "" {
 		probes = w.startProbes(ctx, st, c, id, started)
 	}
 	exit := w.waitContainer(ctx, st, c, id)
@@ -170,7 +182,10 @@ func (w *podWorker) waitContainer(ctx context.Context, st *ctrState, c *corev1.C
 		err  error
 	}
 	ch := make(chan result, 1)
-	running, exited := context.WithCancel(ctx) // ends a preStop hook with the container
+	running, exited := ctx, context.CancelFunc(func() {})
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+		running, exited = context.WithCancel(ctx) // ends the hook with the container
+	}
 	defer exited()
 	go func() {
 		exit, err := w.a.rt.Wait(ctx, id)

@@ -27,6 +27,18 @@ func (w *podWorker) wakeEphemeral() {
 	}
 }
 
+// startEphemeralLocked starts the ephemeral container starter once the
+// pod has an ephemeral container and its volumes are ready; w.mu is held.
+// Most pods never have one, and never pay for the goroutine.
+func (w *podWorker) startEphemeralLocked() {
+	if w.ephemeralRunning || w.ephemeralClosed || w.ephemeralVols == nil || len(w.pod.Spec.EphemeralContainers) == 0 {
+		return
+	}
+	w.ephemeralRunning = true
+	w.ephemeralWG.Add(1)
+	go w.runEphemeral(w.ephemeralCtx, w.ephemeralVols)
+}
+
 // runEphemeral starts the pod's ephemeral containers as they are added,
 // until stopEphemeral. It runs as one of w.ephemeralWG's goroutines.
 func (w *podWorker) runEphemeral(ctx context.Context, vols *podVolumes) {
@@ -80,6 +92,9 @@ func (w *podWorker) startNewEphemeral(ctx context.Context, vols *podVolumes) {
 // stopEphemeral ends the starter, stops the ephemeral containers that run
 // (with the pod's grace period) and waits for them.
 func (w *podWorker) stopEphemeral() {
+	w.mu.Lock()
+	w.ephemeralClosed = true // no starter from now on: Wait may begin
+	w.mu.Unlock()
 	w.ephemeralStopOnce.Do(func() { close(w.ephemeralStop) })
 	w.ephemeralWG.Wait()
 }

@@ -151,14 +151,10 @@ func (w *podWorker) sleepHook(ctx context.Context, seconds int64) error {
 	}
 }
 
-// postStart runs c's postStart hook against attempt id, if it has one. It
-// returns the failure's message, "" when the hook passed, did not exist or
-// was cut short because the pod must stop. On failure the container has
-// been killed.
+// postStart runs c's postStart hook against attempt id. It returns the
+// failure's message, "" when the hook passed or was cut short because the
+// pod must stop. On failure the container has been killed.
 func (w *podWorker) postStart(ctx context.Context, c *corev1.Container, id crt.ContainerID) string {
-	if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
-		return ""
-	}
 	// The kubelet waits for the hook even while the pod is being deleted;
 	// Skiff stops waiting then, so that a hook that hangs cannot hold the
 	// deletion back.

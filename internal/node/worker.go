@@ -112,13 +112,19 @@ type podWorker struct {
 	// done is closed when run returns.
 	done chan struct{}
 
-	// Ephemeral containers (ephemeral.go): update wakes the starter, which
-	// stops when ephemeralStop is closed; ephemeralWG counts the starter and
-	// the containers' loops.
+	// Ephemeral containers (ephemeral.go): the starter runs from the first
+	// one on; update wakes it, ephemeralStop ends it, ephemeralWG counts it
+	// and the containers' loops. Under mu: the run's context and volumes
+	// once the sandbox is ready, whether the starter runs, and whether it
+	// may still start.
 	ephemeralWake     chan struct{}
 	ephemeralStop     chan struct{}
 	ephemeralStopOnce sync.Once
 	ephemeralWG       sync.WaitGroup
+	ephemeralCtx      context.Context
+	ephemeralVols     *podVolumes
+	ephemeralRunning  bool
+	ephemeralClosed   bool
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
@@ -152,6 +158,7 @@ func (w *podWorker) update(pod *corev1.Pod) {
 	if w.pod.ResourceVersion == "" || !rvLess(pod.ResourceVersion, w.pod.ResourceVersion) {
 		w.pod = pod
 	}
+	w.startEphemeralLocked()
 	w.mu.Unlock()
 	if pod.DeletionTimestamp != nil {
 		w.terminate(deletionGrace(pod), stopDeleted)
@@ -270,8 +277,10 @@ func (w *podWorker) run(ctx context.Context) {
 	if !ok {
 		return
 	}
-	w.ephemeralWG.Add(1)
-	go w.runEphemeral(ctx, vols)
+	w.mu.Lock()
+	w.ephemeralCtx, w.ephemeralVols = ctx, vols
+	w.startEphemeralLocked()
+	w.mu.Unlock()
 	defer w.stopEphemeral() // the pod's containers are done: so are its ephemeral ones
 	if !w.runInitContainers(ctx, pod, vols) {
 		return

@@ -49,7 +49,7 @@ func (w *podWorker) runContainerLoop(ctx context.Context, st *ctrState, c *corev
 			continue
 		}
 		code := w.runOnce(ctx, st, spec, c)
-		if w.stopping() {
+		if w.stopping() || isClosed(st.stop) {
 			return code, false
 		}
 		if !shouldRestart(policy, code) && !w.restartAfterProbeKill(st, policy) {
@@ -114,7 +114,10 @@ func (w *podWorker) runOnce(ctx context.Context, st *ctrState, spec crt.Containe
 	setRunning := func() {
 		w.mu.Lock()
 		st.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started).Rfc3339Copy()}}
-		st.started, st.ready, st.probeKilled = c.StartupProbe == nil, c.ReadinessProbe == nil, false
+		st.started, st.ready, st.probeKilled = false, c.ReadinessProbe == nil, false
+		if c.StartupProbe == nil {
+			st.markStartedLocked()
+		}
 		w.mu.Unlock()
 		w.notify()
 	}
@@ -195,11 +198,15 @@ func (w *podWorker) waitContainer(ctx context.Context, st *ctrState, c *corev1.C
 	var r result
 	select {
 	case r = <-ch:
-	case <-w.stopCh:
+	case <-w.stopChFor(st):
 		w.killContainer(ctx, running, c, id, "", w.grace())
 		r = <-ch
-	case <-st.stop: // nil but for ephemeral containers
-		w.killContainer(ctx, running, c, id, "", w.specGrace())
+	case <-st.stop: // nil but for ephemeral containers and sidecars
+		grace := w.specGrace()
+		if w.stopping() {
+			grace = w.grace()
+		}
+		w.killContainer(ctx, running, c, id, "", grace)
 		r = <-ch
 	}
 	if r.err != nil {

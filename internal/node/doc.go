@@ -18,11 +18,14 @@
 // gates the others, readiness drives containerStatuses[].ready and the
 // Ready condition, a failed liveness or startup probe kills the container,
 // which restarts unless the restartPolicy is Never. postStart and preStop
-// hooks run as the kubelet's (see lifecycle.go). Restartable (sidecar) init
-// containers run like ordinary init containers.
+// hooks run as the kubelet's (see lifecycle.go). Sidecars (init containers
+// with restartPolicy Always) run alongside the containers and stop after
+// them (sidecar.go); ephemeral containers (kubectl debug) run once
+// (ephemeral.go).
 //
-// The package also serves two API subresources: pods/log (LogHandler) and
-// pods/eviction (EvictionHandler).
+// The package also serves the API subresources that reach the node:
+// pods/log (LogHandler), pods/exec and pods/attach (ExecHandler),
+// pods/portforward (PortForwardHandler) and pods/eviction (EvictionHandler).
 //
 // Usage:
 //

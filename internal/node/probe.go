@@ -70,7 +70,7 @@ func (w *podWorker) setStarted(st *ctrState, id crt.ContainerID) {
 	w.mu.Lock()
 	changed := st.id == id && st.state.Running != nil && !st.started
 	if changed {
-		st.started = true
+		st.markStartedLocked()
 	}
 	w.mu.Unlock()
 	if changed {

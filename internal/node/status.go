@@ -94,7 +94,7 @@ func (w *podWorker) conditions(phase corev1.PodPhase) []corev1.PodCondition {
 	out = append(out, initCond)
 	ready := corev1.PodCondition{Status: corev1.ConditionTrue}
 	var unready []string
-	for _, st := range w.ctrStates {
+	for _, st := range append(w.sidecarStatesLocked(), w.ctrStates...) {
 		if st.state.Running == nil || !st.started || !st.ready {
 			unready = append(unready, st.name)
 		}
@@ -127,7 +127,7 @@ func containerStatuses(states []*ctrState) []corev1.ContainerStatus {
 			State: *st.state.DeepCopy(), LastTerminationState: *st.last.DeepCopy(),
 			Ready: started && st.ready, Started: &started,
 		}
-		if st.init {
+		if st.init && !st.sidecar {
 			t := st.state.Terminated
 			cs.Ready = t != nil && t.ExitCode == 0
 		}

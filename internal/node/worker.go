@@ -67,6 +67,14 @@ type ctrState struct {
 	// container's targetContainerName.
 	stop   <-chan struct{}
 	target string
+
+	// A sidecar's (sidecar.go): stopSidecar is its stop, firstStarted is
+	// closed when it first started, loopDone when its loop returned.
+	sidecar      bool
+	stopSidecar  chan struct{}
+	firstStarted chan struct{}
+	startedOnce  sync.Once
+	loopDone     chan struct{}
 }
 
 // openStartGate lets the pod's next container start.
@@ -100,6 +108,8 @@ type podWorker struct {
 	ctrStates  []*ctrState
 	// ephemeralStates are the ephemeral containers started so far.
 	ephemeralStates []*ctrState
+	// sidecars are the sidecars started so far, in order.
+	sidecars []*ctrState
 	sandboxReady    bool
 	initialized     bool
 	stopReason      stopReason
@@ -138,8 +148,9 @@ func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
 	if len(pod.Spec.InitContainers) > 0 {
 		waiting = "PodInitializing"
 	}
-	for _, c := range pod.Spec.InitContainers {
-		w.initStates = append(w.initStates, &ctrState{name: c.Name, image: c.Image, init: true,
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		w.initStates = append(w.initStates, &ctrState{name: c.Name, image: c.Image, init: true, sidecar: isSidecar(c),
 			state: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}})
 	}
 	var after <-chan struct{}
@@ -282,6 +293,7 @@ func (w *podWorker) run(ctx context.Context) {
 	w.startEphemeralLocked()
 	w.mu.Unlock()
 	defer w.stopEphemeral() // the pod's containers are done: so are its ephemeral ones
+	defer w.stopSidecars()  // ... and then its sidecars
 	if !w.runInitContainers(ctx, pod, vols) {
 		return
 	}
@@ -308,7 +320,14 @@ func (w *podWorker) runInitContainers(ctx context.Context, pod *corev1.Pod, vols
 		policy = corev1.RestartPolicyOnFailure // init containers restart on failure only
 	}
 	for i := range pod.Spec.InitContainers {
-		code, ok := w.runContainerLoop(ctx, w.initStates[i], &pod.Spec.InitContainers[i], vols, policy)
+		c, st := &pod.Spec.InitContainers[i], w.initStates[i]
+		if st.sidecar {
+			if !w.startSidecar(ctx, st, c, vols) {
+				return false
+			}
+			continue
+		}
+		code, ok := w.runContainerLoop(ctx, st, c, vols, policy)
 		if !ok || code != 0 {
 			return false
 		}
@@ -361,7 +380,7 @@ func (w *podWorker) finish() {
 	}
 	phase := corev1.PodSucceeded
 	for _, st := range w.initStates {
-		if t := st.state.Terminated; t != nil && t.ExitCode != 0 {
+		if t := st.state.Terminated; t != nil && t.ExitCode != 0 && !st.sidecar {
 			phase = corev1.PodFailed
 		}
 	}

@@ -30,6 +30,7 @@ func TestJob_Features_Process(t *testing.T) {
 		"GracefulTermination_TrapGetsGrace":   featGraceTrap,
 		"GracefulTermination_IgnoredIsKilled": featGraceIgnored,
 		"ReadinessProbe_DrivesStatusReady":    featReadinessProbe,
+		"Sidecar_DoesNotHoldCompletion":       featSidecar,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -217,4 +218,23 @@ func featReadinessProbe(t *testing.T, f *framework) {
 		t.Fatal(err)
 	}
 	f.waitForJobReady(job.Name, ptr.To[int32](1))
+}
+
+// A Job's pods with a sidecar (an init container with restartPolicy
+// Always, which runs for ever) complete when their own container does:
+// the sidecar is stopped then, and does not fail the pod (KEP-753's use
+// case).
+func featSidecar(t *testing.T, f *framework) {
+	job := newTestJob("succeed", "sidecar", corev1.RestartPolicyNever, 2, 2, nil, 0)
+	spec := &job.Spec.Template.Spec
+	spec.InitContainers = []corev1.Container{{Name: "proxy", Image: "busybox", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
+		Command: []string{"sh", "-c", "exec sleep 3600"}}} // PID 1 ignores SIGTERM: killed after the grace period
+	spec.TerminationGracePeriodSeconds = ptr.To[int64](2)
+	job = f.createJob(job)
+	f.waitForJobComplete(job.Name, batchv1.JobReasonCompletionsReached, 2)
+	for _, p := range f.mustJobPods(job.Name) {
+		if p.Status.Phase != corev1.PodSucceeded {
+			t.Errorf("pod %s: phase %s", p.Name, p.Status.Phase)
+		}
+	}
 }

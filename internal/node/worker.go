@@ -109,13 +109,13 @@ type podWorker struct {
 	// ephemeralStates are the ephemeral containers started so far.
 	ephemeralStates []*ctrState
 	// sidecars are the sidecars started so far, in order.
-	sidecars []*ctrState
-	sandboxReady    bool
-	initialized     bool
-	stopReason      stopReason
-	stopGrace       time.Duration
-	terminal        *terminalStatus
-	finished        bool // run returned: no container runs any more
+	sidecars     []*ctrState
+	sandboxReady bool
+	initialized  bool
+	stopReason   stopReason
+	stopGrace    time.Duration
+	terminal     *terminalStatus
+	finished     bool // run returned: no container runs any more
 
 	// stopCh is closed (once, under mu) when the pod must stop.
 	stopCh chan struct{}

@@ -61,10 +61,11 @@ type ctrState struct {
 	gateOnce  sync.Once
 	after     <-chan struct{}
 
-	// stop, for an ephemeral container, is closed when the pod's own
-	// containers are done: the container is then stopped as for the pod's
-	// end (ephemeral.go). Nil for the others. target is an ephemeral
-	// container's targetContainerName.
+	// stop, for an ephemeral container or a sidecar, is closed when the
+	// pod's own containers are done (or, for a sidecar, stopped): the
+	// container is then stopped as for the pod's end (ephemeral.go,
+	// sidecar.go). Nil for the others. target is an ephemeral container's
+	// targetContainerName.
 	stop   <-chan struct{}
 	target string
 

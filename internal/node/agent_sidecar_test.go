@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,25 @@ func TestAgent_Process_SidecarsStopLastOnDeletion(t *testing.T) {
 		t.Errorf("stopped in the order %q, want the container, then the sidecar: %s", order, describe(got))
 	}
 	e.release(t, pod.Name)
+}
+
+// shareProcessNamespace: the pod's containers see each other's processes,
+// under a pause process as PID 1, as with the kubelet's sandbox.
+func TestAgent_Process_ShareProcessNamespace(t *testing.T) {
+	t.Parallel()
+	e := newProcessEnv(t)
+	pod := testPod("shared-pid", corev1.RestartPolicyNever,
+		shC("a", "exec sleep 601"),
+		shC("b", `until ps -o args | grep -q '[s]leep 601'; do sleep 0.1; done; echo saw a; echo pid1=$(cat /proc/1/comm); exec sleep 600`))
+	pod.Spec.ShareProcessNamespace = ptr.To(true)
+	e.create(t, pod)
+	testLogContainerContains(t, e, "shared-pid", "b", "saw a\npid1=")
+	got := e.logs(t, "shared-pid", &corev1.PodLogOptions{Container: "b"})
+	if strings.Contains(got, "pid1=sh") || strings.Contains(got, "pid1=sleep") {
+		t.Errorf("PID 1 of the shared namespace is a container's process: %q", got)
+	}
+	p := e.waitPod(t, "shared-pid", time.Second, phaseIs(corev1.PodRunning))
+	if n := len(p.Status.ContainerStatuses); n != 2 {
+		t.Errorf("%d container statuses, want the pod's 2 (the namespace's holder is not one)", n)
+	}
 }

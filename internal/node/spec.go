@@ -34,10 +34,8 @@ func (w *podWorker) containerSpec(ctx context.Context, c *corev1.Container, st *
 		spec.Hostname = podHostname(pod)
 	}
 	setCredentials(&spec, pod, c)
-	if st.target != "" {
-		if spec.PIDNamespaceOf, err = w.targetID(st.target); err != nil {
-			return crt.ContainerSpec{}, err
-		}
+	if spec.PIDNamespaceOf, err = w.pidNamespaceFor(st); err != nil {
+		return crt.ContainerSpec{}, err
 	}
 	if vols.sandbox.Dir != "" {
 		for _, vm := range c.VolumeMounts {

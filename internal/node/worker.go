@@ -110,7 +110,9 @@ type podWorker struct {
 	// ephemeralStates are the ephemeral containers started so far.
 	ephemeralStates []*ctrState
 	// sidecars are the sidecars started so far, in order.
-	sidecars     []*ctrState
+	sidecars []*ctrState
+	// pidHolder holds the pod's shared PID namespace (sharedpid.go).
+	pidHolder    crt.ContainerID
 	sandboxReady bool
 	initialized  bool
 	stopReason   stopReason
@@ -288,6 +290,9 @@ func (w *podWorker) run(ctx context.Context) {
 	vols, ok := w.prepare(ctx, pod)
 	if !ok {
 		return
+	}
+	if holder, ok := w.startPIDHolder(ctx, pod); ok {
+		defer w.stopPIDHolder(holder) // last: after the sidecars
 	}
 	w.mu.Lock()
 	w.ephemeralCtx, w.ephemeralVols = ctx, vols

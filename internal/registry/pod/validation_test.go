@@ -40,6 +40,10 @@ func TestValidatePodSpec_Rules(t *testing.T) {
 		want   string
 	}{
 		"valid spec": {mutate: func(*corev1.PodSpec) {}, want: ""},
+		"shared process namespace and the host's": {
+			mutate: func(s *corev1.PodSpec) { s.HostPID, s.ShareProcessNamespace = true, ptrTo(true) },
+			want:   "spec.securityContext.shareProcessNamespace: Invalid value: true: ShareProcessNamespace and HostPID cannot both be enabled",
+		},
 		"no containers": {
 			mutate: func(s *corev1.PodSpec) { s.Containers = nil },
 			want:   "spec.containers: Required value",

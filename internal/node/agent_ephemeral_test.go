@@ -99,11 +99,17 @@ func TestAgent_Process_EphemeralContainers(t *testing.T) {
 	}
 }
 
+// testLogContainerContains polls pods/log of the container ("" for the
+// pod's only one) until it contains want.
 func testLogContainerContains(t *testing.T, e *testEnv, pod, container, want string) {
 	t.Helper()
+	path := "/api/v1/namespaces/default/pods/" + pod + "/log"
+	if container != "" {
+		path += "?container=" + container
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		code, body := e.rawGet(t, "/api/v1/namespaces/default/pods/"+pod+"/log?container="+container)
+		code, body := e.rawGet(t, path)
 		if code == 200 && strings.Contains(body, want) {
 			return
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -60,17 +59,7 @@ func TestAgent_Process_GracefulTermination(t *testing.T) {
 
 func testLogContains(t *testing.T, e *testEnv, pod, want string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, body := e.rawGet(t, "/api/v1/namespaces/default/pods/"+pod+"/log")
-		if code == 200 && strings.Contains(body, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("log of %s: %d %q, want %q", pod, code, body, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testLogContainerContains(t, e, pod, "", want)
 }
 
 func TestAgent_Process_ActiveDeadlineSeconds(t *testing.T) {

@@ -204,7 +204,7 @@ func (w *podWorker) waitContainer(ctx context.Context, st *ctrState, c *corev1.C
 	case <-st.stop: // nil but for ephemeral containers and sidecars
 		grace := w.specGrace()
 		if w.stopping() {
-			grace = w.grace()
+			grace = w.graceLeft()
 		}
 		w.killContainer(ctx, running, c, id, "", grace)
 		r = <-ch

@@ -117,6 +117,7 @@ type podWorker struct {
 	initialized  bool
 	stopReason   stopReason
 	stopGrace    time.Duration
+	stopAt       time.Time // when stopGrace began
 	terminal     *terminalStatus
 	finished     bool // run returned: no container runs any more
 
@@ -198,7 +199,7 @@ func (w *podWorker) terminate(grace time.Duration, reason stopReason) {
 	grace = max(grace, 0)
 	w.mu.Lock()
 	if w.stopReason == stopNone {
-		w.stopReason, w.stopGrace = reason, grace
+		w.stopReason, w.stopGrace, w.stopAt = reason, grace, w.a.clock.Now()
 		close(w.stopCh)
 		w.mu.Unlock()
 		w.notify()
@@ -208,7 +209,7 @@ func (w *podWorker) terminate(grace time.Duration, reason stopReason) {
 		w.mu.Unlock()
 		return
 	}
-	w.stopGrace = grace
+	w.stopGrace, w.stopAt = grace, w.a.clock.Now()
 	var running []crt.ContainerID
 	for _, st := range w.allStates() {
 		if st.state.Running != nil {
@@ -247,6 +248,14 @@ func (w *podWorker) grace() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.stopGrace
+}
+
+// graceLeft is what is left of the pod's grace period since it began to
+// stop: sidecars, stopped after the other containers, get only that.
+func (w *podWorker) graceLeft() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return max(w.stopGrace-w.a.clock.Since(w.stopAt), 0)
 }
 
 // notify schedules a status write for the pod.

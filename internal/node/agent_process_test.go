@@ -30,6 +30,18 @@ func TestAgent_Process_ExitCodeReasonAndLogs(t *testing.T) {
 	if term := terminated(bad, "main"); bad.Status.Phase != corev1.PodFailed || term.Reason != "Error" || term.ExitCode != 3 {
 		t.Errorf("bad: %s", describe(bad))
 	}
+	// The kubelet's conditions of a terminal pod.
+	for _, tc := range []struct {
+		pod               *corev1.Pod
+		ready, initReason string
+	}{{ok, "PodCompleted", "PodCompleted"}, {bad, "PodFailed", ""}} {
+		ready, ctrs, init := podCondition(tc.pod, corev1.PodReady), podCondition(tc.pod, corev1.ContainersReady), podCondition(tc.pod, corev1.PodInitialized)
+		if ready.Status != corev1.ConditionFalse || ready.Reason != tc.ready || ctrs.Reason != tc.ready ||
+			init.Status != corev1.ConditionTrue || init.Reason != tc.initReason {
+			t.Errorf("%s: Ready %s/%s, ContainersReady %s, Initialized %s/%s; want False/%s and True/%s",
+				tc.pod.Name, ready.Status, ready.Reason, ctrs.Reason, init.Status, init.Reason, tc.ready, tc.initReason)
+		}
+	}
 	nocmd := e.waitPod(t, "nocmd", 30*time.Second, phaseIs(corev1.PodSucceeded, corev1.PodFailed))
 	if term := terminated(nocmd, "main"); nocmd.Status.Phase != corev1.PodFailed || term.Reason != "StartError" || term.ExitCode != 128 || term.Message == "" {
 		t.Errorf("nocmd: %s", describe(nocmd))

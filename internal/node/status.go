@@ -82,12 +82,18 @@ func (w *podWorker) conditions(phase corev1.PodPhase) []corev1.PodCondition {
 	out := []corev1.PodCondition{{Type: corev1.PodReadyToStartContainers, Status: bool2(w.sandboxReady && !w.finished)}}
 	var notInit []string
 	for _, st := range w.initStates {
-		if t := st.state.Terminated; t == nil || t.ExitCode != 0 {
+		switch t := st.state.Terminated; {
+		case st.sidecar && !st.started: // a sidecar counts once started
+			notInit = append(notInit, st.name)
+		case !st.sidecar && (t == nil || t.ExitCode != 0):
 			notInit = append(notInit, st.name)
 		}
 	}
 	initCond := corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionTrue}
-	if len(notInit) > 0 && !w.initialized {
+	switch {
+	case phase == corev1.PodSucceeded:
+		initCond.Reason = "PodCompleted"
+	case len(notInit) > 0 && !w.initialized:
 		initCond = corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionFalse,
 			Reason: "ContainersNotInitialized", Message: fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(notInit, " "))}
 	}
@@ -102,6 +108,8 @@ func (w *podWorker) conditions(phase corev1.PodPhase) []corev1.PodCondition {
 	switch {
 	case phase == corev1.PodSucceeded:
 		ready = corev1.PodCondition{Status: corev1.ConditionFalse, Reason: "PodCompleted"}
+	case phase == corev1.PodFailed:
+		ready = corev1.PodCondition{Status: corev1.ConditionFalse, Reason: "PodFailed"}
 	case initCond.Status == corev1.ConditionFalse:
 		ready = corev1.PodCondition{Status: corev1.ConditionFalse, Reason: "ContainersNotInitialized", Message: initCond.Message}
 	case len(unready) > 0:

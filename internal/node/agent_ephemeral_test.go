@@ -59,7 +59,7 @@ func TestAgent_Process_EphemeralContainers(t *testing.T) {
 	got := e.waitPod(t, "debugged", 30*time.Second, func(p *corev1.Pod) bool {
 		return ephemeralStatus(p, "debugger").State.Running != nil
 	})
-	if cs := ephemeralStatus(got, "debugger"); !strings.HasPrefix(cs.ContainerID, "skiff://") || cs.Image != "busybox" {
+	if cs := ephemeralStatus(got, "debugger"); !strings.HasPrefix(cs.ContainerID, "skiff://") || cs.Image != "busybox" || cs.Ready || cs.Started != nil {
 		t.Errorf("ephemeral container status = %+v", cs)
 	}
 	testLogContainerContains(t, e, "debugged", "debugger", "debugging")

@@ -69,7 +69,7 @@ func (w *podWorker) startNewEphemeral(ctx context.Context, vols *podVolumes) {
 		if known[ec.Name] {
 			continue
 		}
-		st := &ctrState{name: ec.Name, image: ec.Image, stop: w.ephemeralStop, target: ec.TargetContainerName,
+		st := &ctrState{name: ec.Name, image: ec.Image, stop: w.ephemeralStop, target: ec.TargetContainerName, ephemeral: true,
 			state: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}
 		w.ephemeralStates = append(w.ephemeralStates, st)
 		started = append(started, st)

@@ -135,9 +135,12 @@ func containerStatuses(states []*ctrState) []corev1.ContainerStatus {
 			State: *st.state.DeepCopy(), LastTerminationState: *st.last.DeepCopy(),
 			Ready: started && st.ready, Started: &started,
 		}
-		if st.init && !st.sidecar {
+		switch {
+		case st.init && !st.sidecar:
 			t := st.state.Terminated
 			cs.Ready = t != nil && t.ExitCode == 0
+		case st.ephemeral: // the kubelet's prober sets neither for them
+			cs.Ready, cs.Started = false, nil
 		}
 		if running || st.state.Terminated != nil {
 			cs.ContainerID = containerIDPrefix + string(st.id)

@@ -66,8 +66,9 @@ type ctrState struct {
 	// container is then stopped as for the pod's end (ephemeral.go,
 	// sidecar.go). Nil for the others. target is an ephemeral container's
 	// targetContainerName.
-	stop   <-chan struct{}
-	target string
+	stop      <-chan struct{}
+	target    string
+	ephemeral bool
 
 	// A sidecar's (sidecar.go): stopSidecar is its stop, firstStarted is
 	// closed when it first started, loopDone when its loop returned.

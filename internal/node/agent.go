@@ -72,6 +72,11 @@ type Config struct {
 	// LeaseDuration (default 40s) and LeaseRenewInterval (default 10s) of the
 	// node's Lease in kube-node-lease.
 	LeaseDuration, LeaseRenewInterval time.Duration
+	// APIServerHost and APIServerPort are where pods reach the API: the
+	// kubernetes Service's variables (KUBERNETES_SERVICE_HOST...) carry them.
+	// Empty keeps the Service's cluster IP.
+	APIServerHost string
+	APIServerPort int
 	// NodeStatusInterval is how often node status is re-posted (default 1m).
 	NodeStatusInterval time.Duration
 	// StatusWorkers write pod status in parallel (default 4). The
@@ -100,6 +105,11 @@ type Agent struct {
 	factory   informers.SharedInformerFactory
 	podLister corelisters.PodLister
 	podSynced cache.InformerSynced
+	// services feed the containers' service variables; their factory has
+	// no spec.nodeName filter.
+	serviceFactory informers.SharedInformerFactory
+	serviceLister  corelisters.ServiceLister
+	servicesSynced cache.InformerSynced
 	// podQueue holds pods whose desired state changed; statusQueue pods
 	// whose status must be (re)written. Both dedupe, which batches writes.
 	podQueue    workqueue.TypedRateLimitingInterface[cache.ObjectName]
@@ -152,6 +162,9 @@ func New(cfg Config) (*Agent, error) {
 	a.factory = newFactory(cfg.Client, cfg.Resync, func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
 	})
+	a.serviceFactory = newFactory(cfg.Client, cfg.Resync, nil)
+	serviceInformer := a.serviceFactory.Core().V1().Services()
+	a.serviceLister, a.servicesSynced = serviceInformer.Lister(), serviceInformer.Informer().HasSynced
 	podInformer := a.factory.Core().V1().Pods()
 	a.podLister = podInformer.Lister()
 	a.podSynced = podInformer.Informer().HasSynced
@@ -244,7 +257,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.factory.Start(ctx.Done())
 	defer a.factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), a.podSynced) {
+	a.serviceFactory.Start(ctx.Done())
+	defer a.serviceFactory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), a.podSynced, a.servicesSynced) {
 		return fmt.Errorf("node agent: waiting for the pod cache: %w", ctx.Err())
 	}
 	if err := a.reconcile(ctx); err != nil {

@@ -66,12 +66,21 @@ func (w *podWorker) newSources(ns string) *sources {
 // variables defined before it. A missing required ConfigMap, Secret or key
 // is an error (the container waits in CreateContainerConfigError).
 func (w *podWorker) resolveEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container) ([]crt.EnvVar, error) {
+	services, err := w.a.serviceEnv(pod)
+	if err != nil {
+		return nil, err
+	}
 	src := w.newSources(pod.Namespace)
 	var out []crt.EnvVar
-	vars := map[string]string{}
+	// vars is what $(VAR) expands against: the container's own variables
+	// so far over the services'. The services' are added last, unless the
+	// container set them, as the kubelet does.
+	vars := maps.Clone(services)
+	own := map[string]bool{}
 	set := func(k, v string) {
 		out = append(out, crt.EnvVar{Name: k, Value: v})
 		vars[k] = v
+		own[k] = true
 	}
 	for _, ef := range c.EnvFrom {
 		data, err := envFromData(ctx, src, ef)
@@ -93,6 +102,11 @@ func (w *podWorker) resolveEnv(ctx context.Context, pod *corev1.Pod, c *corev1.C
 		}
 		if ok {
 			set(c.Env[i].Name, val)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(services)) {
+		if !own[k] {
+			out = append(out, crt.EnvVar{Name: k, Value: services[k]})
 		}
 	}
 	return out, nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -21,6 +22,8 @@ type podVolumes struct {
 	// paths maps a volume name to its host directory (or file, for a
 	// hostPath file); empty when the runtime keeps no files (fake).
 	paths map[string]string
+	// tokens are the service account tokens written, to keep fresh.
+	tokens []tokenFile
 }
 
 // volFile is one file of a configMap, secret, downwardAPI or projected volume.
@@ -28,6 +31,10 @@ type volFile struct {
 	path string
 	data []byte
 	mode int32
+	// token, for a service account token, is its projection; refreshAt is
+	// when it is due for renewal.
+	token     *corev1.ServiceAccountTokenProjection
+	refreshAt time.Time
 }
 
 const defaultFileMode int32 = 0o644
@@ -59,23 +66,24 @@ func (w *podWorker) setupVolumes(ctx context.Context, pod *corev1.Pod) (*podVolu
 	src := w.newSources(pod.Namespace)
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
-		p, err := w.setupVolume(ctx, src, pod, sb, v)
+		p, tokens, err := w.setupVolume(ctx, src, pod, sb, v)
 		if err != nil {
 			return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
 		vols.paths[v.Name] = p
+		vols.tokens = append(vols.tokens, tokens...)
 	}
 	return vols, nil
 }
 
-func (w *podWorker) setupVolume(ctx context.Context, src *sources, pod *corev1.Pod, sb crt.Sandbox, v *corev1.Volume) (string, error) {
+func (w *podWorker) setupVolume(ctx context.Context, src *sources, pod *corev1.Pod, sb crt.Sandbox, v *corev1.Volume) (string, []tokenFile, error) {
 	var files []volFile
 	var err error
 	switch {
 	case v.EmptyDir != nil:
-		return sb.VolumePaths[v.Name], nil
+		return sb.VolumePaths[v.Name], nil, nil
 	case v.HostPath != nil:
-		return v.HostPath.Path, checkHostPath(v.HostPath)
+		return v.HostPath.Path, nil, checkHostPath(v.HostPath)
 	case v.ConfigMap != nil:
 		files, err = configMapFiles(ctx, src, v.ConfigMap.Name, v.ConfigMap.Items, v.ConfigMap.Optional, v.ConfigMap.DefaultMode)
 	case v.Secret != nil:
@@ -85,13 +93,19 @@ func (w *podWorker) setupVolume(ctx context.Context, src *sources, pod *corev1.P
 	case v.Projected != nil:
 		files, err = w.projectedFiles(ctx, src, pod, v.Projected)
 	default:
-		return "", errors.New("volume type not supported by skiff (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected)")
+		return "", nil, errors.New("volume type not supported by skiff (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected)")
 	}
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	dir := crt.VolumeDir(sb, v.Name)
-	return dir, writeVolumeFiles(dir, files)
+	var tokens []tokenFile
+	for _, f := range files {
+		if f.token != nil {
+			tokens = append(tokens, tokenFile{path: filepath.Join(dir, filepath.Clean("/"+f.path)), mode: f.mode, source: *f.token, refreshAt: f.refreshAt})
+		}
+	}
+	return dir, tokens, writeVolumeFiles(dir, files)
 }
 
 // checkHostPath applies the hostPath type: create what *OrCreate asks for,
@@ -247,8 +261,8 @@ func (w *podWorker) downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVol
 	return out, nil
 }
 
-// projectedFiles merges the projected sources. Service account tokens are
-// not issued by Skiff; such sources are skipped.
+// projectedFiles merges the projected sources; a service account token is
+// requested from the API, bound to the pod.
 func (w *podWorker) projectedFiles(ctx context.Context, src *sources, pod *corev1.Pod, p *corev1.ProjectedVolumeSource) ([]volFile, error) {
 	var out []volFile
 	for _, s := range p.Sources {
@@ -261,6 +275,15 @@ func (w *podWorker) projectedFiles(ctx context.Context, src *sources, pod *corev
 			files, err = secretFiles(ctx, src, s.Secret.Name, s.Secret.Items, s.Secret.Optional, p.DefaultMode)
 		case s.DownwardAPI != nil:
 			files, err = w.downwardFiles(pod, s.DownwardAPI.Items, p.DefaultMode)
+		case s.ServiceAccountToken != nil:
+			var data []byte
+			var refresh time.Time
+			data, refresh, err = w.fetchToken(ctx, pod, s.ServiceAccountToken)
+			mode := defaultFileMode
+			if p.DefaultMode != nil {
+				mode = *p.DefaultMode
+			}
+			files = []volFile{{path: s.ServiceAccountToken.Path, data: data, mode: mode, token: s.ServiceAccountToken, refreshAt: refresh}}
 		}
 		if err != nil {
 			return nil, err

@@ -298,6 +298,9 @@ func (w *podWorker) run(ctx context.Context) {
 		defer t.Stop()
 	}
 	vols, ok := w.prepare(ctx, pod)
+	if ok && len(vols.tokens) > 0 {
+		go w.keepTokensFresh(ctx, pod, vols.tokens)
+	}
 	if !ok {
 		return
 	}

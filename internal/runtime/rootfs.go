@@ -223,7 +223,10 @@ func bindVolumes(root string, cfg *initConfig) error {
 		return strings.Count(filepath.Clean(mounts[i].Target), "/") < strings.Count(filepath.Clean(mounts[j].Target), "/")
 	})
 	for _, m := range mounts {
-		dst := filepath.Join(root, m.Target)
+		dst, err := resolveInRoot(root, m.Target)
+		if err != nil {
+			return fmt.Errorf("mount point %s: %w", m.Target, err)
+		}
 		st, err := os.Stat(m.Source)
 		if err != nil {
 			return fmt.Errorf("volume source %s: %w", m.Source, err)
@@ -244,4 +247,49 @@ func bindVolumes(root string, cfg *initConfig) error {
 		}
 	}
 	return nil
+}
+
+// maxSymlinks bounds the links followed resolving one path (Linux's
+// MAXSYMLINKS).
+const maxSymlinks = 40
+
+// resolveInRoot resolves target as the container will see it once root is
+// its root: symbolic links are followed inside root, an absolute link
+// starting again at root and ".." stopping there. A mount point such as
+// /var/run/secrets, where /var/run is a link to /run, must be created and
+// bound under root/run, not under the host's /run, which the link names
+// before the chroot. Components that do not exist yet are kept as they are.
+func resolveInRoot(root, target string) (string, error) {
+	resolved := "/" // inside root
+	rest := strings.Split(filepath.Clean("/"+target), "/")
+	links := 0
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			resolved = filepath.Dir(resolved)
+			continue
+		}
+		next := filepath.Join(resolved, name)
+		st, err := os.Lstat(filepath.Join(root, next))
+		if err != nil || st.Mode()&os.ModeSymlink == 0 {
+			resolved = next // a directory, a file, or not there yet
+			continue
+		}
+		if links++; links > maxSymlinks {
+			return "", fmt.Errorf("too many levels of symbolic links")
+		}
+		link, err := os.Readlink(filepath.Join(root, next))
+		if err != nil {
+			return "", err
+		}
+		if filepath.IsAbs(link) {
+			resolved = "/"
+		}
+		rest = append(strings.Split(link, "/"), rest...)
+	}
+	return filepath.Join(root, resolved), nil
 }

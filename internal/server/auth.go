@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -18,6 +19,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/registry/generic"
 	"github.com/skiff-sh/skiff/internal/registry/rbac"
+	"github.com/skiff-sh/skiff/internal/satoken"
 )
 
 // security is the authentication and authorization set-up: who the admin
@@ -40,7 +42,9 @@ func (s *Server) newSecurity(res *resources) (*security, error) {
 	}
 	sec.tokens = tokens
 	s.startTokenPurge(tokens)
-	sources := []authenticator.Token{auth.StaticTokens(map[string]user.Info{s.token: auth.AdminInfo()}), sec.identities, tokens}
+	saTokens := satoken.NewAuthenticator(s.saPublicKey, satoken.DefaultIssuer, authenticator.Audiences{satoken.DefaultIssuer},
+		tokenObjects{res}, s.logger)
+	sources := []authenticator.Token{auth.StaticTokens(map[string]user.Info{s.token: auth.AdminInfo()}), sec.identities, tokens, saTokens}
 	if s.cfg.TokenAuthFile != "" {
 		f, err := auth.TokenFile(s.cfg.TokenAuthFile)
 		if err != nil {
@@ -140,4 +144,42 @@ func (h *reviewsHandler) ServeSubresource(w http.ResponseWriter, r *http.Request
 	}
 	rv.ServeHTTP(w, r)
 	return nil
+}
+
+// tokenObjects reads what service account tokens are bound to, watch cache
+// first.
+type tokenObjects struct{ res *resources }
+
+var _ satoken.Getter = tokenObjects{}
+
+func (t tokenObjects) ServiceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
+	obj, err := getCachedFirst(ctx, t.res.serviceAccounts, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*corev1.ServiceAccount), nil
+}
+
+func (t tokenObjects) Pod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
+	obj, err := getCachedFirst(ctx, t.res.pods, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*corev1.Pod), nil
+}
+
+func (t tokenObjects) Secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	obj, err := getCachedFirst(ctx, t.res.secrets, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*corev1.Secret), nil
+}
+
+func (t tokenObjects) Node(ctx context.Context, name string) (*corev1.Node, error) {
+	obj, err := getCachedFirst(ctx, t.res.nodes, "", name)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*corev1.Node), nil
 }

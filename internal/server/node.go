@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -95,6 +96,8 @@ func (s *Server) newNode(src *informer.Source, shared informers.SharedInformerFa
 		Capacity:           corev1.ResourceList{corev1.ResourcePods: resource.MustParse(strconv.Itoa(maxPods))},
 		NewInformerFactory: src.Factory,
 		EventClient:        nodeEvents,
+		APIServerHost:      s.podReachableHost(),
+		APIServerPort:      s.listener.Addr().(*net.TCPAddr).Port,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)
@@ -115,4 +118,14 @@ func (s *Server) clientFor(who user.Info) (kubernetes.Interface, error) {
 		return nil, err
 	}
 	return kubernetes.NewForConfig(cfg)
+}
+
+// podReachableHost is the address pods (host processes) reach the API at:
+// the bind address, or loopback when it listens on every address. The
+// serving certificate covers both.
+func (s *Server) podReachableHost() string {
+	if ip := net.ParseIP(s.cfg.BindAddress); ip == nil || ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return s.cfg.BindAddress
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/auth"
@@ -32,6 +35,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/registry/secret"
 	"github.com/skiff-sh/skiff/internal/registry/service"
 	"github.com/skiff-sh/skiff/internal/registry/serviceaccount"
+	"github.com/skiff-sh/skiff/internal/satoken"
 	"github.com/skiff-sh/skiff/internal/scheme"
 	"github.com/skiff-sh/skiff/internal/storage"
 	"github.com/skiff-sh/skiff/internal/storage/cacher"
@@ -65,6 +69,9 @@ type resources struct {
 	// out cluster IPs and node ports and runs the repair loop.
 	services     *generic.Store
 	serviceAlloc *service.Allocator
+	// serviceAccounts, secrets and nodes back service account tokens: what
+	// they are issued for and bound to.
+	serviceAccounts, secrets, nodes *generic.Store
 }
 
 func defaulter[T runtime.Object](fn func(T)) func(runtime.Object) {
@@ -106,7 +113,7 @@ func rbacResources(out *resources) []simpleResource {
 	}
 }
 
-func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) (*resources, error) {
+func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger, tokens *satoken.Issuer) (*resources, error) {
 	out := &resources{podLogs: &nodeagent.DeferredHandler{}, podExec: &nodeagent.DeferredHandler{}, podAttach: &nodeagent.DeferredHandler{}, podPortForward: &nodeagent.DeferredHandler{}, podEviction: &nodeagent.DeferredHandler{}, escalation: &auth.EscalationCheck{}, reviews: &reviewsHandler{}}
 	nsLifecycle := &namespaceLifecycle{}
 	mk := func(cfg generic.StoreConfig) (*generic.Store, error) {
@@ -129,11 +136,12 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 		return nil, err
 	}
 	nsLifecycle.store = out.namespaces
+	podAdmission := &pod.Admission{ServiceAccounts: out.serviceAccount}
 	out.pods, err = mk(generic.StoreConfig{
 		Resource: corev1.Resource("pods"), Kind: corev1.SchemeGroupVersion.WithKind("Pod"),
 		NewFunc: func() runtime.Object { return &corev1.Pod{} }, NewListFunc: func() runtime.Object { return &corev1.PodList{} },
 		Strategy: pod.Strategy, Defaulter: defaulter(pod.SetDefaults), AttrFunc: pod.GetAttrs, TableConvertor: pod.TableConvertor,
-		ReturnDeletedObject: true,
+		ReturnDeletedObject: true, Mutate: podAdmission.AdmitCreate,
 	})
 	if err != nil {
 		return nil, err
@@ -203,13 +211,15 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 				NewFunc: func() runtime.Object { return &coordinationv1.Lease{} }, NewListFunc: func() runtime.Object { return &coordinationv1.LeaseList{} },
 				Strategy: lease.Strategy, Defaulter: defaulter(lease.SetDefaults), AttrFunc: lease.GetAttrs, TableConvertor: lease.TableConvertor}, nil},
 	}
-	rbacStores := map[string]**generic.Store{"roles": &out.roles, "rolebindings": &out.roleBindings, "clusterroles": &out.clusterRoles, "clusterrolebindings": &out.clusterRoleBindings}
+	stores := map[string]**generic.Store{"roles": &out.roles, "rolebindings": &out.roleBindings, "clusterroles": &out.clusterRoles, "clusterrolebindings": &out.clusterRoleBindings,
+		"serviceaccounts": &out.serviceAccounts, "secrets": &out.secrets, "nodes": &out.nodes}
+	var serviceAccounts *apiserver.Resource
 	for _, s := range append(simple, rbacResources(out)...) {
 		store, err := mk(s.store)
 		if err != nil {
 			return nil, fmt.Errorf("store %s: %w", s.res.Name, err)
 		}
-		if p, ok := rbacStores[s.res.Name]; ok {
+		if p, ok := stores[s.res.Name]; ok {
 			*p = store
 		}
 		r := s.res
@@ -217,7 +227,15 @@ func buildResources(st storage.Interface, hub *cacher.Hub, logger *slog.Logger) 
 		if s.sub != nil {
 			r.Subresources = map[string]*apiserver.Subresource{"status": {Kind: r.Kind, Verbs: statusVerbs, Store: store.WithStrategy(s.sub)}}
 		}
+		if r.Name == "serviceaccounts" {
+			serviceAccounts = &r
+		}
 		out.list = append(out.list, &r)
+	}
+	serviceAccounts.Subresources = map[string]*apiserver.Subresource{
+		"token": {Kind: "TokenRequest", GroupVersion: &authenticationv1.SchemeGroupVersion, Verbs: []string{"create"},
+			Handler: &tokenRequestHandler{serviceAccounts: out.serviceAccounts, pods: out.pods, secrets: out.secrets, nodes: out.nodes,
+				issuer: tokens, audiences: authenticator.Audiences{satoken.DefaultIssuer}, now: time.Now}},
 	}
 	for _, r := range replicaResources() {
 		store, err := mk(r.store)
@@ -253,6 +271,20 @@ func replicaResources() []struct {
 				NewFunc: func() runtime.Object { return &appsv1.ReplicaSet{} }, NewListFunc: func() runtime.Object { return &appsv1.ReplicaSetList{} },
 				Strategy: replicas.ReplicaSetStrategy, TableConvertor: replicas.ReplicaSetTable}},
 	}
+}
+
+// serviceAccount reads a service account for the pods' admission; the store
+// is built after the pods'.
+func (r *resources) serviceAccount(ctx context.Context, namespace, name string, live bool) (*corev1.ServiceAccount, error) {
+	opts := metav1.GetOptions{}
+	if !live {
+		opts.ResourceVersion = "0"
+	}
+	obj, err := r.serviceAccounts.Get(ctx, namespace, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*corev1.ServiceAccount), nil
 }
 
 // admitRBAC refuses RBAC writes that would grant the requester permissions

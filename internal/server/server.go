@@ -10,6 +10,7 @@ package server
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/openapi"
 	"github.com/skiff-sh/skiff/internal/registry/rbac"
+	"github.com/skiff-sh/skiff/internal/satoken"
 	"github.com/skiff-sh/skiff/internal/scheme"
 	"github.com/skiff-sh/skiff/internal/storage"
 	"github.com/skiff-sh/skiff/internal/storage/cacher"
@@ -113,8 +115,10 @@ type Server struct {
 	listener net.Listener
 	http     *http.Server
 	bundle   *certs.Bundle
-	token    string
-	addr     string
+	// saPublicKey verifies the service account tokens the server signs.
+	saPublicKey *ecdsa.PublicKey
+	token       string
+	addr        string
 
 	// cancel stops the background goroutines (watch cache, controllers);
 	// wg waits for them.
@@ -151,7 +155,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	bg, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.hub = cacher.NewHub(cacher.HubConfig{Storage: s.store, Logger: s.logger})
-	res, err := buildResources(s.store, s.hub, s.logger)
+	saKey, err := satoken.LoadOrCreateKey(filepath.Join(cfg.DataDir, "sa.key"))
+	if err != nil {
+		return nil, err
+	}
+	s.saPublicKey = &saKey.PublicKey
+	issuer, err := satoken.NewIssuer(saKey, satoken.DefaultIssuer)
+	if err != nil {
+		return nil, err
+	}
+	res, err := buildResources(s.store, s.hub, s.logger, issuer)
 	if err != nil {
 		return nil, err
 	}

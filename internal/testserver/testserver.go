@@ -17,13 +17,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-sh/skiff/internal/controller/rootcacert"
+	sacontroller "github.com/skiff-sh/skiff/internal/controller/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/server"
 )
 
@@ -41,6 +45,13 @@ type Options struct {
 	// agent): tests of pure API-server semantics, such as a Job that stays
 	// with its orphan finalizer because no garbage collector removes it.
 	APIOnly bool
+	// WithoutServiceAccounts, with APIOnly, leaves namespaces without their
+	// "default" service account and kube-root-ca.crt ConfigMap. Otherwise an
+	// API-only server gets the service account controller and the root CA
+	// publisher, as a cluster's controller manager runs them: the
+	// ServiceAccount admission refuses pods until their namespace has its
+	// account, and a node cannot fill a pod's token volume without the CA.
+	WithoutServiceAccounts bool
 	// Runtime is the node agent's runtime: "process" (the default when
 	// empty) or "fake" (containers finish at once).
 	Runtime string
@@ -102,7 +113,35 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("transport: %v", err)
 	}
+	if opts.APIOnly && !opts.WithoutServiceAccounts {
+		startServiceAccounts(t, client, cfg.TLSClientConfig.CAData)
+	}
 	return &Server{Server: srv, DataDir: dir, Config: cfg, Client: client, Dynamic: dyn, HTTP: &http.Client{Transport: transport, Timeout: 60 * time.Second}}
+}
+
+// startServiceAccounts runs the service account controller and the root CA
+// publisher until the test ends.
+func startServiceAccounts(t testing.TB, client kubernetes.Interface, rootCA []byte) {
+	t.Helper()
+	factory := informers.NewSharedInformerFactory(client, 0)
+	sa, err := sacontroller.NewController(sacontroller.Config{Client: client, Informers: factory})
+	if err != nil {
+		t.Fatalf("service account controller: %v", err)
+	}
+	ca, err := rootcacert.NewController(rootcacert.Config{Client: client, Informers: factory, RootCA: rootCA})
+	if err != nil {
+		t.Fatalf("root CA publisher: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, c := range []interface{ Run(context.Context, int) error }{sa, ca} {
+		wg.Go(func() { _ = c.Run(ctx, 1) })
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		factory.Shutdown()
+	})
 }
 
 // FreePort returns a local TCP port that was free a moment ago, for a pod

@@ -15,7 +15,7 @@ import (
 )
 
 func TestServer_DefaultServiceAccount(t *testing.T) {
-	ts := testserver.Start(t, testserver.Options{APIOnly: true})
+	ts := testserver.Start(t, testserver.Options{APIOnly: true, WithoutServiceAccounts: true})
 	c := ts.Client
 	factory := informers.NewSharedInformerFactory(c, 0)
 	ctrl, err := serviceaccount.NewController(serviceaccount.Config{Client: c, Informers: factory})

@@ -103,6 +103,11 @@ func (s *Store) beforeCreate(ctx context.Context, namespace string, obj runtime.
 			return err
 		}
 	}
+	if s.cfg.Mutate != nil {
+		if err := s.cfg.Mutate(ctx, obj); err != nil {
+			return err
+		}
+	}
 	s.cfg.Strategy.PrepareForCreate(ctx, obj)
 	errs := s.cfg.Strategy.Validate(ctx, obj)
 	if len(errs) == 0 {

@@ -56,6 +56,11 @@ type StoreConfig struct {
 	// ReturnDeletedObject makes an immediate delete answer with the object
 	// instead of a Status (pods).
 	ReturnDeletedObject bool
+	// Mutate, optional, is a resource's mutating admission on create (pods:
+	// service account, priority, default tolerations). It runs after
+	// namespace admission and before the strategy, as upstream's mutating
+	// plugins run before rest.BeforeCreate. Its error is returned as it is.
+	Mutate func(ctx context.Context, obj runtime.Object) error
 	// Admit, optional, is a resource's own admission check after
 	// validation, on create (old nil) and update (RBAC escalation
 	// prevention). Its error is returned as it is.

@@ -1,0 +1,174 @@
+package server_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/skiff-sh/skiff/internal/testserver"
+)
+
+// tokenClient is a client that authenticates with token only.
+func tokenClient(t *testing.T, ts *testserver.Server, token string) kubernetes.Interface {
+	t.Helper()
+	cfg := rest.AnonymousClientConfig(ts.Config)
+	cfg.BearerToken = token
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func jwtClaims(t *testing.T, token string) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is not a JWT", token)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The TokenRequest API and the service account admission, through the
+// whole server: pods get the token volume, tokens are issued with
+// upstream's defaults and errors, and authenticate as the service account
+// until the pod they are bound to is gone.
+func TestServiceAccountTokens(t *testing.T) {
+	ts := testserver.Start(t, testserver.Options{APIOnly: true})
+	ctx := context.Background()
+	if _, err := ts.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sas := ts.Client.CoreV1().ServiceAccounts("team")
+	pods := ts.Client.CoreV1().Pods("team")
+
+	// The admission waits for the controller's "default" account.
+	pod, err := pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := pod.Spec; s.ServiceAccountName != "default" || s.DeprecatedServiceAccount != "default" || len(s.Volumes) != 1 || s.Volumes[0].Projected == nil ||
+		len(s.Containers[0].VolumeMounts) != 1 || s.Containers[0].VolumeMounts[0].MountPath != "/var/run/secrets/kubernetes.io/serviceaccount" ||
+		len(s.Tolerations) != 2 || s.Priority == nil || *s.Priority != 0 {
+		t.Errorf("admitted pod spec: %+v", s)
+	}
+	_, err = pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "q"},
+		Spec: corev1.PodSpec{ServiceAccountName: "ghost", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || err.Error() != `pods "q" is forbidden: error looking up service account team/ghost: serviceaccount "ghost" not found` {
+		t.Errorf("pod with a missing service account: %v", err)
+	}
+
+	// Defaults: an hour, the API's audience.
+	before := time.Now()
+	tr, err := sas.CreateToken(ctx, "default", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *tr.Spec.ExpirationSeconds != 3600 || len(tr.Spec.Audiences) != 1 || tr.Spec.Audiences[0] != "https://kubernetes.default.svc.cluster.local" ||
+		tr.Name != "default" || tr.Namespace != "team" || tr.UID == "" || tr.Status.Token == "" {
+		t.Errorf("token request: %+v", tr)
+	}
+	if exp := tr.Status.ExpirationTimestamp.Time; exp.Before(before.Add(time.Hour-time.Second)) || exp.After(time.Now().Add(time.Hour+time.Second)) {
+		t.Errorf("expires %v, want an hour after %v", exp, before)
+	}
+	review, err := tokenClient(t, ts, tr.Status.Token).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := review.Status.UserInfo; u.Username != "system:serviceaccount:team:default" || u.UID != string(tr.UID) ||
+		strings.Join(u.Groups, ",") != "system:serviceaccounts,system:serviceaccounts:team,system:authenticated" {
+		t.Errorf("token user: %+v", u)
+	}
+
+	// Upstream's errors.
+	for name, tc := range map[string]struct {
+		sa   string
+		spec authenticationv1.TokenRequestSpec
+		is   func(error) bool
+		msg  string
+	}{
+		"too short": {"default", authenticationv1.TokenRequestSpec{ExpirationSeconds: new(int64(599))}, apierrors.IsInvalid,
+			`TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: Invalid value: 599: may not specify a duration less than 10 minutes`},
+		"too long": {"default", authenticationv1.TokenRequestSpec{ExpirationSeconds: new(int64(1<<32 + 1))}, apierrors.IsInvalid,
+			"may not specify a duration larger than 2^32 seconds"},
+		"unknown account": {"ghost", authenticationv1.TokenRequestSpec{}, apierrors.IsNotFound, `serviceaccounts "ghost" not found`},
+		"pod runs as another account": {"other", authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "p"}},
+			apierrors.IsBadRequest, `cannot bind token for serviceaccount "other" to pod running with different serviceaccount name.`},
+		"stale pod UID": {"default", authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "p", UID: types.UID("nope")}},
+			apierrors.IsConflict, `Operation cannot be fulfilled on Pod "p": the UID in the bound object reference (nope) does not match the UID in record. The object might have been deleted and then recreated`},
+		"unsupported kind": {"default", authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Job", APIVersion: "batch/v1", Name: "j"}},
+			apierrors.IsBadRequest, "cannot bind token to object of type batch/v1, Kind=Job"},
+		"missing pod": {"default", authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "gone"}},
+			apierrors.IsNotFound, `pods "gone" not found`},
+	} {
+		if name == "pod runs as another account" {
+			if _, err := sas.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "other"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatal(err)
+			}
+		}
+		_, err := sas.CreateToken(ctx, tc.sa, &authenticationv1.TokenRequest{Spec: tc.spec}, metav1.CreateOptions{})
+		if !tc.is(err) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %v, want %q", name, err, tc.msg)
+		}
+	}
+
+	// A pod's volume asks for 3607 s: the token lasts a year and warns
+	// after the 3607 s, while the status says 3607 s.
+	tr, err = sas.CreateToken(ctx, "default", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: new(int64(3607)),
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "p", UID: pod.UID},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jwtClaims(t, tr.Status.Token)
+	k8s := c["kubernetes.io"].(map[string]any)
+	if life := c["exp"].(float64) - c["iat"].(float64); life != 365*24*3600 || k8s["warnafter"].(float64)-c["iat"].(float64) != 3607 ||
+		k8s["pod"].(map[string]any)["uid"] != string(pod.UID) {
+		t.Errorf("pod token claims: %v", c)
+	}
+	if d := tr.Status.ExpirationTimestamp.Sub(tr.CreationTimestamp.Time); d < 3606*time.Second || d > 3608*time.Second {
+		t.Errorf("status expiration %v after creation", d)
+	}
+	podClient := tokenClient(t, ts, tr.Status.Token)
+	review, err = podClient.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := review.Status.UserInfo.Extra["authentication.kubernetes.io/pod-name"]; len(got) != 1 || got[0] != "p" {
+		t.Errorf("extra pod-name %v", got)
+	}
+	// The account has no rights yet: RBAC says so in upstream's words.
+	_, err = podClient.CoreV1().Pods("team").List(ctx, metav1.ListOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `User "system:serviceaccount:team:default" cannot list resource "pods" in API group "" in the namespace "team"`) {
+		t.Errorf("listing pods without a binding: %v", err)
+	}
+	// Once the pod is gone, so is the token.
+	if err := pods.Delete(ctx, "p", metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.PollUntil(t, 10*time.Second, func() (bool, error) {
+		_, err := podClient.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		return apierrors.IsUnauthorized(err), nil
+	})
+}

@@ -134,7 +134,9 @@ func startServiceAccounts(t testing.TB, client kubernetes.Interface, rootCA []by
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, c := range []interface{ Run(context.Context, int) error }{sa, ca} {
+	for _, c := range []interface {
+		Run(context.Context, int) error
+	}{sa, ca} {
 		wg.Go(func() { _ = c.Run(ctx, 1) })
 	}
 	t.Cleanup(func() {

@@ -119,6 +119,11 @@ func Start(t testing.TB, opts Options) *Server {
 	return &Server{Server: srv, DataDir: dir, Config: cfg, Client: client, Dynamic: dyn, HTTP: &http.Client{Transport: transport, Timeout: 60 * time.Second}}
 }
 
+// controller is what the built-in controllers have in common.
+type controller interface {
+	Run(ctx context.Context, workers int) error
+}
+
 // startServiceAccounts runs the service account controller and the root CA
 // publisher until the test ends.
 func startServiceAccounts(t testing.TB, client kubernetes.Interface, rootCA []byte) {
@@ -134,9 +139,7 @@ func startServiceAccounts(t testing.TB, client kubernetes.Interface, rootCA []by
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, c := range []interface {
-		Run(context.Context, int) error
-	}{sa, ca} {
+	for _, c := range []controller{sa, ca} {
 		wg.Go(func() { _ = c.Run(ctx, 1) })
 	}
 	t.Cleanup(func() {

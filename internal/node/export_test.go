@@ -11,3 +11,11 @@ var (
 	ParseLogOptions = parseLogOptions
 	LogContainerID  = logContainerID
 )
+
+// SetTokenRefreshFraction changes when tokens are renewed until the test
+// ends.
+func SetTokenRefreshFraction(t interface{ Cleanup(func()) }, f float64) {
+	old := tokenRefreshFraction
+	tokenRefreshFraction = f
+	t.Cleanup(func() { tokenRefreshFraction = old })
+}

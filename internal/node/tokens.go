@@ -15,11 +15,14 @@ import (
 // Upstream's token manager (pkg/kubelet/token) refreshes a token once 80 %
 // of its lifetime has passed, or after a day, whichever comes first.
 const (
-	tokenRefreshFraction = 0.8
-	maxTokenAge          = 24 * time.Hour
-	tokenRetryInterval   = 10 * time.Second
-	defaultTokenSeconds  = 60 * 60
+	maxTokenAge         = 24 * time.Hour
+	tokenRetryInterval  = 10 * time.Second
+	defaultTokenSeconds = 60 * 60
 )
+
+// tokenRefreshFraction is the part of a token's life after which it is
+// renewed (a variable for tests, which cannot wait 8 minutes).
+var tokenRefreshFraction = 0.8
 
 // tokenFile is a service account token the agent wrote into a projected
 // volume and keeps fresh while the pod runs.

@@ -46,6 +46,14 @@ spec:
 	if got := c.kubectl("logs", "job/whoami", "-c", "list"); strings.TrimSpace(got) != "job.batch/whoami" {
 		t.Errorf("kubectl get jobs inside the pod: %q", got)
 	}
+	// kubectl create token goes through the same TokenRequest API.
+	if tok := strings.TrimSpace(c.kubectl("create", "token", "default", "--duration=20m")); strings.Count(tok, ".") != 2 || !strings.HasPrefix(tok, "eyJ") {
+		t.Errorf("kubectl create token printed %q, want a JWT", tok)
+	}
+	if out, err := c.kubectlErr("create", "token", "default", "--duration=5m"); err == nil ||
+		!strings.Contains(out, "spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes") {
+		t.Errorf("a 5 minute token: %v\n%s", err, out)
+	}
 	spec := c.kubectl("get", "pod", pod, "-o", `jsonpath={.spec.serviceAccountName} {.spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds} {.spec.containers[0].volumeMounts[0].mountPath}`)
 	if want := "default 3607 /var/run/secrets/kubernetes.io/serviceaccount"; spec != want {
 		t.Errorf("pod spec: %q, want %q", spec, want)

@@ -7,7 +7,10 @@
 // internal/node/scheduler.
 //
 // A pod's life on the agent: sandbox and volumes (emptyDir, hostPath,
-// configMap, secret, downwardAPI, projected) → init containers in order →
+// configMap, secret, downwardAPI, projected, whose service account tokens
+// come from the TokenRequest API and are renewed; see tokens.go) → init
+// containers in order, with the kubelet's environment (service variables
+// included, serviceenv.go) →
 // containers, restarted in place per restartPolicy with the kubelet's
 // crash-loop back-off → terminal phase. A deletion stops the containers
 // with the pod's grace period (SIGTERM, then SIGKILL, at least 2s later as

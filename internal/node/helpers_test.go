@@ -82,7 +82,7 @@ func newProcessEnv(t *testing.T) *testEnv {
 
 func newEnv(t *testing.T, rt crt.Runtime, mutate func(*node.Config)) *testEnv {
 	t.Helper()
-	ts := testserver.Start(t, testserver.Options{APIOnly: true})
+	ts := testserver.Start(t, testserver.Options{APIOnly: true, PublishRootCA: true})
 	e := &testEnv{ts: ts, rt: rt, client: ts.Client, ns: "default"}
 	e.agent = startAgent(t, ts.Client, rt, mutate)
 	e.startProxy(t)

@@ -46,12 +46,15 @@ type Options struct {
 	// with its orphan finalizer because no garbage collector removes it.
 	APIOnly bool
 	// WithoutServiceAccounts, with APIOnly, leaves namespaces without their
-	// "default" service account and kube-root-ca.crt ConfigMap. Otherwise an
-	// API-only server gets the service account controller and the root CA
-	// publisher, as a cluster's controller manager runs them: the
-	// ServiceAccount admission refuses pods until their namespace has its
-	// account, and a node cannot fill a pod's token volume without the CA.
+	// "default" service account. Otherwise an API-only server gets the
+	// service account controller, as a cluster's controller manager runs
+	// it: the ServiceAccount admission refuses pods until their namespace
+	// has its account.
 	WithoutServiceAccounts bool
+	// PublishRootCA, with APIOnly, also runs the root CA publisher
+	// (kube-root-ca.crt in every namespace), without which a node agent
+	// cannot fill a pod's token volume.
+	PublishRootCA bool
 	// Runtime is the node agent's runtime: "process" (the default when
 	// empty) or "fake" (containers finish at once).
 	Runtime string
@@ -113,8 +116,8 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("transport: %v", err)
 	}
-	if opts.APIOnly && !opts.WithoutServiceAccounts {
-		startServiceAccounts(t, client, cfg.TLSClientConfig.CAData)
+	if opts.APIOnly {
+		startAPIControllers(t, client, opts, cfg.TLSClientConfig.CAData)
 	}
 	return &Server{Server: srv, DataDir: dir, Config: cfg, Client: client, Dynamic: dyn, HTTP: &http.Client{Transport: transport, Timeout: 60 * time.Second}}
 }
@@ -124,22 +127,29 @@ type controller interface {
 	Run(ctx context.Context, workers int) error
 }
 
-// startServiceAccounts runs the service account controller and the root CA
-// publisher until the test ends.
-func startServiceAccounts(t testing.TB, client kubernetes.Interface, rootCA []byte) {
+// startAPIControllers runs the service account controller and, if asked,
+// the root CA publisher until the test ends.
+func startAPIControllers(t testing.TB, client kubernetes.Interface, opts Options, rootCA []byte) {
 	t.Helper()
 	factory := informers.NewSharedInformerFactory(client, 0)
-	sa, err := sacontroller.NewController(sacontroller.Config{Client: client, Informers: factory})
-	if err != nil {
-		t.Fatalf("service account controller: %v", err)
+	var cs []controller
+	if !opts.WithoutServiceAccounts {
+		sa, err := sacontroller.NewController(sacontroller.Config{Client: client, Informers: factory})
+		if err != nil {
+			t.Fatalf("service account controller: %v", err)
+		}
+		cs = append(cs, sa)
 	}
-	ca, err := rootcacert.NewController(rootcacert.Config{Client: client, Informers: factory, RootCA: rootCA})
-	if err != nil {
-		t.Fatalf("root CA publisher: %v", err)
+	if opts.PublishRootCA {
+		ca, err := rootcacert.NewController(rootcacert.Config{Client: client, Informers: factory, RootCA: rootCA})
+		if err != nil {
+			t.Fatalf("root CA publisher: %v", err)
+		}
+		cs = append(cs, ca)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, c := range []controller{sa, ca} {
+	for _, c := range cs {
 		wg.Go(func() { _ = c.Run(ctx, 1) })
 	}
 	t.Cleanup(func() {

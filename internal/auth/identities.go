@@ -40,6 +40,12 @@ func NodeInfo(nodeName string) user.Info {
 	return &user.DefaultInfo{Name: "system:node:" + nodeName, Groups: []string{user.NodesGroup}}
 }
 
+// ControllerManagerInfo is kube-controller-manager's own identity, which
+// upstream's tokens controller writes with.
+func ControllerManagerInfo() user.Info {
+	return &user.DefaultInfo{Name: user.KubeControllerManager}
+}
+
 // SchedulerInfo is the identity of whatever binds pods to nodes.
 func SchedulerInfo() user.Info {
 	return &user.DefaultInfo{Name: user.KubeScheduler}

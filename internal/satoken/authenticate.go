@@ -39,6 +39,7 @@ type Authenticator struct {
 	issuer    string
 	audiences authenticator.Audiences
 	getter    Getter
+	tracker   LegacyTokenTracker
 	logger    *slog.Logger
 	now       func() time.Time
 }
@@ -46,12 +47,14 @@ type Authenticator struct {
 var _ authenticator.Token = (*Authenticator)(nil)
 
 // NewAuthenticator returns an authenticator for tokens signed by key's pair
-// and issued by iss, accepted for any of audiences (the API's).
-func NewAuthenticator(pub *ecdsa.PublicKey, iss string, audiences []string, getter Getter, logger *slog.Logger) *Authenticator {
+// and issued by iss (and for secret-based tokens), accepted for any of
+// audiences (the API's). tracker, if not nil, records the use of
+// secret-based tokens.
+func NewAuthenticator(pub *ecdsa.PublicKey, iss string, audiences []string, getter Getter, tracker LegacyTokenTracker, logger *slog.Logger) *Authenticator {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Authenticator{pub: pub, issuer: iss, audiences: audiences, getter: getter, logger: logger, now: time.Now}
+	return &Authenticator{pub: pub, issuer: iss, audiences: audiences, getter: getter, tracker: tracker, logger: logger, now: time.Now}
 }
 
 // AuthenticateToken implements authenticator.Token.
@@ -59,9 +62,16 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 	if strings.Count(token, ".") != 2 {
 		return nil, false, nil
 	}
-	var unverified claims
-	if _, _, err := jwt.NewParser().ParseUnverified(token, &unverified); err != nil || unverified.Issuer != a.issuer {
-		return nil, false, nil // not a JWT of ours
+	var unverified jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &unverified); err != nil {
+		return nil, false, nil // not a JWT
+	}
+	switch unverified.Issuer {
+	case a.issuer:
+	case LegacyIssuer:
+		return a.authenticateLegacy(ctx, token)
+	default:
+		return nil, false, nil // not ours
 	}
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.pub, nil },

@@ -77,7 +77,7 @@ func setup(t *testing.T) (*Issuer, *Authenticator, *objects, *ecdsa.PrivateKey) 
 		secrets: map[string]*corev1.Secret{"team/s": {ObjectMeta: meta("team", "s", "secret-1")}},
 		nodes:   map[string]*corev1.Node{"vm": {ObjectMeta: meta("", "vm", "node-1")}},
 	}
-	return is, NewAuthenticator(&key.PublicKey, DefaultIssuer, authenticator.Audiences{DefaultIssuer}, o, nil), o, key
+	return is, NewAuthenticator(&key.PublicKey, DefaultIssuer, authenticator.Audiences{DefaultIssuer}, o, nil, nil), o, key
 }
 
 func TestIssueAndAuthenticate_PodBound(t *testing.T) {
@@ -215,5 +215,56 @@ func TestLoadOrCreateKey_Reused(t *testing.T) {
 	}
 	if !k1.Equal(k2) {
 		t.Error("a second start made a new key: tokens issued before would stop working")
+	}
+}
+
+// tracker records MarkUsed calls.
+type tracker struct{ days []string }
+
+func (tr *tracker) MarkUsed(_ context.Context, _, _, day string) error {
+	tr.days = append(tr.days, day)
+	return nil
+}
+
+func TestAuthenticate_SecretBased(t *testing.T) {
+	is, _, o, key := setup(t)
+	tr := &tracker{}
+	a := NewAuthenticator(&key.PublicKey, DefaultIssuer, authenticator.Audiences{DefaultIssuer}, o, tr, nil)
+	tok, err := is.IssueLegacy(o.sas["team/builder"], "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.secrets["team/s"].Data = map[string][]byte{"token": []byte(tok)}
+	resp, ok, err := a.AuthenticateToken(context.Background(), tok)
+	if err != nil || !ok || resp.User.GetName() != "system:serviceaccount:team:builder" || resp.User.GetUID() != "sa-1" {
+		t.Fatalf("ok %v err %v resp %+v", ok, err, resp)
+	}
+	if len(tr.days) != 1 || tr.days[0] != time.Now().UTC().Format("2006-01-02") {
+		t.Errorf("use not recorded: %v", tr.days)
+	}
+	o.secrets["team/s"].Labels = map[string]string{LegacyTokenLastUsedLabel: tr.days[0]}
+	if _, ok, _ := a.AuthenticateToken(context.Background(), tok); !ok || len(tr.days) != 1 {
+		t.Errorf("a second use the same day: ok %v, recorded %v", ok, tr.days)
+	}
+	for name, mutate := range map[string]func(){
+		"secret holds another token": func() { o.secrets["team/s"].Data["token"] = []byte("other") },
+		"secret gone":                func() { delete(o.secrets, "team/s") },
+		"invalidated":                func() { o.secrets["team/s"].Labels[LegacyTokenInvalidSinceLabel] = "2026-01-01" },
+		"account recreated":          func() { o.sas["team/builder"] = &corev1.ServiceAccount{ObjectMeta: meta("team", "builder", "sa-2")} },
+	} {
+		saved := o.secrets["team/s"].DeepCopy()
+		savedSA := o.sas["team/builder"]
+		mutate()
+		if _, ok, err := a.AuthenticateToken(context.Background(), tok); ok || err == nil {
+			t.Errorf("%s: authenticated", name)
+		}
+		o.secrets["team/s"], o.sas["team/builder"] = saved, savedSA
+	}
+	// Signed by another key: refused, not passed on.
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := NewIssuer(otherKey, DefaultIssuer)
+	forged, _ := other.IssueLegacy(o.sas["team/builder"], "s")
+	if _, ok, err := a.AuthenticateToken(context.Background(), forged); ok || err == nil {
+		t.Errorf("forged legacy token: ok %v err %v", ok, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -43,7 +44,7 @@ func (s *Server) newSecurity(res *resources) (*security, error) {
 	sec.tokens = tokens
 	s.startTokenPurge(tokens)
 	saTokens := satoken.NewAuthenticator(s.saPublicKey, satoken.DefaultIssuer, authenticator.Audiences{satoken.DefaultIssuer},
-		tokenObjects{res}, s.logger)
+		tokenObjects{res}, tokenObjects{res}, s.logger)
 	sources := []authenticator.Token{auth.StaticTokens(map[string]user.Info{s.token: auth.AdminInfo()}), sec.identities, tokens, saTokens}
 	if s.cfg.TokenAuthFile != "" {
 		f, err := auth.TokenFile(s.cfg.TokenAuthFile)
@@ -182,4 +183,18 @@ func (t tokenObjects) Node(ctx context.Context, name string) (*corev1.Node, erro
 		return nil, err
 	}
 	return obj.(*corev1.Node), nil
+}
+
+// MarkUsed records on a Secret the day its legacy token was last used, as
+// upstream's legacy token tracking does.
+func (t tokenObjects) MarkUsed(ctx context.Context, namespace, name, day string) error {
+	_, err := t.res.secrets.GuaranteedUpdate(ctx, namespace, name, func(_ context.Context, cur runtime.Object) (runtime.Object, error) {
+		s := cur.(*corev1.Secret)
+		if s.Labels == nil {
+			s.Labels = map[string]string{}
+		}
+		s.Labels[satoken.LegacyTokenLastUsedLabel] = day
+		return s, nil
+	}, false)
+	return err
 }

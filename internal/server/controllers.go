@@ -27,6 +27,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/rootcacert"
 	sacontroller "github.com/skiff-sh/skiff/internal/controller/serviceaccount"
+	"github.com/skiff-sh/skiff/internal/controller/tokens"
 	"github.com/skiff-sh/skiff/internal/controller/ttlafterfinished"
 	"github.com/skiff-sh/skiff/internal/informer"
 	"github.com/skiff-sh/skiff/internal/scheme"
@@ -56,7 +57,8 @@ type identityConfig func(who user.Info) (*rest.Config, error)
 // informers read with the garbage collector's, which may read everything.
 // podGC carries the pod garbage collector's settings (threshold, period);
 // its client, informers and logger are filled in here.
-func newControllerManager(configFor identityConfig, logger *slog.Logger, served []*apiserver.Resource, src *informer.Source, rootCA []byte, podGC podgc.Config) (*controllerManager, error) {
+func newControllerManager(configFor identityConfig, logger *slog.Logger, served []*apiserver.Resource, src *informer.Source, rootCA []byte,
+	tokenIssuer tokens.Issuer, podGC podgc.Config) (*controllerManager, error) {
 	clientFor := func(name string) (kubernetes.Interface, error) {
 		cfg, err := configFor(auth.ControllerInfo(name))
 		if err != nil {
@@ -142,6 +144,20 @@ func newControllerManager(configFor identityConfig, logger *slog.Logger, served 
 	rc, err := rootcacert.NewController(rootcacert.Config{Client: clients[auth.RootCACertPublisher], ReadClient: client, Informers: f,
 		RootCA: rootCA, Logger: logger})
 	if err := add("root-ca-cert-publisher", 2, rc, err); err != nil {
+		return nil, err
+	}
+	// The tokens controller writes as kube-controller-manager itself, as
+	// upstream's does (its root client), not as a service account.
+	kcmConfig, err := configFor(auth.ControllerManagerInfo())
+	if err != nil {
+		return nil, err
+	}
+	kcm, err := kubernetes.NewForConfig(kcmConfig)
+	if err != nil {
+		return nil, fmt.Errorf("controller manager client: %w", err)
+	}
+	tok, err := tokens.NewController(tokens.Config{Client: kcm, Informers: f, Issuer: tokenIssuer, RootCA: rootCA, Logger: logger})
+	if err := add("tokens", 2, tok, err); err != nil {
 		return nil, err
 	}
 	tc, err := ttlafterfinished.NewController(ttlafterfinished.Config{Client: clients[auth.TTLAfterFinishedController], Informers: f, Logger: logger})

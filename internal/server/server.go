@@ -115,8 +115,10 @@ type Server struct {
 	listener net.Listener
 	http     *http.Server
 	bundle   *certs.Bundle
-	// saPublicKey verifies the service account tokens the server signs.
+	// saPublicKey verifies the service account tokens the server signs
+	// with tokenIssuer.
 	saPublicKey *ecdsa.PublicKey
+	tokenIssuer *satoken.Issuer
 	token       string
 	addr        string
 
@@ -164,6 +166,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.tokenIssuer = issuer
 	res, err := buildResources(s.store, s.hub, s.logger, issuer)
 	if err != nil {
 		return nil, err
@@ -434,7 +437,7 @@ func (s *Server) startComponents(bg context.Context, res *resources) error {
 	if err != nil {
 		return err
 	}
-	cm, err := newControllerManager(s.clientConfig, s.logger, res.list, src, s.bundle.CAPEM,
+	cm, err := newControllerManager(s.clientConfig, s.logger, res.list, src, s.bundle.CAPEM, s.tokenIssuer,
 		podgc.Config{TerminatedPodThreshold: s.cfg.TerminatedPodGCThreshold, Period: s.cfg.PodGCPeriod})
 	if err != nil {
 		return err

@@ -172,3 +172,73 @@ func TestServiceAccountTokens(t *testing.T) {
 		return apierrors.IsUnauthorized(err), nil
 	})
 }
+
+// Secret-based tokens: the tokens controller fills a
+// kubernetes.io/service-account-token Secret, the token authenticates while
+// the Secret holds it and its account exists, and the Secret goes with the
+// account.
+func TestServiceAccountTokens_SecretBased(t *testing.T) {
+	ts := testserver.Start(t, testserver.Options{Runtime: "fake"})
+	ctx := context.Background()
+	sas, secrets := ts.Client.CoreV1().ServiceAccounts("default"), ts.Client.CoreV1().Secrets("default")
+	sa, err := sas.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenSecret := func(name, account string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{corev1.ServiceAccountNameKey: account}},
+			Type: corev1.SecretTypeServiceAccountToken}
+	}
+	if _, err := secrets.Create(ctx, tokenSecret("robot-token", "robot"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secrets.Create(ctx, tokenSecret("ghost-token", "ghost"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var secret *corev1.Secret
+	testserver.PollUntil(t, 10*time.Second, func() (bool, error) {
+		secret, err = secrets.Get(ctx, "robot-token", metav1.GetOptions{})
+		return err == nil && len(secret.Data["token"]) > 0, err
+	})
+	if string(secret.Data["namespace"]) != "default" || !strings.HasPrefix(string(secret.Data["ca.crt"]), "-----BEGIN CERTIFICATE-----") ||
+		secret.Annotations[corev1.ServiceAccountUIDKey] != string(sa.UID) {
+		t.Errorf("filled secret: data keys %v, annotations %v", len(secret.Data), secret.Annotations)
+	}
+	token := string(secret.Data["token"])
+	if c := jwtClaims(t, token); c["iss"] != "kubernetes/serviceaccount" || c["kubernetes.io/serviceaccount/secret.name"] != "robot-token" || c["exp"] != nil {
+		t.Errorf("legacy claims %v", c)
+	}
+	client := tokenClient(t, ts, token)
+	review, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if review.Status.UserInfo.Username != "system:serviceaccount:default:robot" {
+		t.Errorf("user %+v", review.Status.UserInfo)
+	}
+	if secret, err = secrets.Get(ctx, "robot-token", metav1.GetOptions{}); err != nil || secret.Labels["kubernetes.io/legacy-token-last-used"] != time.Now().UTC().Format("2006-01-02") {
+		t.Errorf("last-used label: %v %v", secret.Labels, err)
+	}
+	// A Secret whose account does not exist is deleted.
+	testserver.PollUntil(t, 10*time.Second, func() (bool, error) {
+		_, err := secrets.Get(ctx, "ghost-token", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	// A token that is not the Secret's copy is refused.
+	secret.Data["token"] = []byte("changed")
+	if _, err := secrets.Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.PollUntil(t, 10*time.Second, func() (bool, error) {
+		_, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		return apierrors.IsUnauthorized(err), nil
+	})
+	// Deleting the account deletes its token Secret.
+	if err := sas.Delete(ctx, "robot", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.PollUntil(t, 10*time.Second, func() (bool, error) {
+		_, err := secrets.Get(ctx, "robot-token", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+}

@@ -143,6 +143,21 @@ func systemRoles() []rbacv1.ClusterRole {
 			rule(v("get", "create", "update", "patch", "delete"), g("coordination.k8s.io"), "leases"),
 			rule(v("create"), core, "serviceaccounts/token"),
 		),
+		// Upstream's kube-controller-manager role, which its tokens
+		// controller (running as the controller manager itself) uses.
+		clusterRole("system:kube-controller-manager", nil,
+			eventsRule(),
+			rule(v("create"), g("coordination.k8s.io"), "leases"),
+			rbacv1.PolicyRule{Verbs: v("get", "update"), APIGroups: g("coordination.k8s.io"), Resources: []string{"leases"}, ResourceNames: []string{"kube-controller-manager"}},
+			rule(v("create"), core, "secrets", "serviceaccounts"),
+			rule(v("delete"), core, "secrets"),
+			rule(v("get"), core, "configmaps", "namespaces", "secrets", "serviceaccounts"),
+			rule(v("update"), core, "secrets", "serviceaccounts"),
+			rule(v("create"), g("authentication.k8s.io"), "tokenreviews"),
+			rule(v("create"), g("authorization.k8s.io"), "subjectaccessreviews"),
+			rule(v("list", "watch"), g("*"), "*"),
+			rule(v("create"), core, "serviceaccounts/token"),
+		),
 		clusterRole("system:kube-scheduler", nil,
 			eventsRule(),
 			rule(read, core, "nodes", "namespaces"),
@@ -233,6 +248,7 @@ func BootstrapClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		binding("system:basic-user", group(user.AllAuthenticated)),
 		binding("system:public-info-viewer", group(user.AllAuthenticated), group(user.AllUnauthenticated)),
 		binding("system:node", group(user.NodesGroup)),
+		binding("system:kube-controller-manager", userSubject(user.KubeControllerManager)),
 		binding("system:kube-scheduler", userSubject(user.KubeScheduler)),
 	}
 	for _, c := range Controllers {

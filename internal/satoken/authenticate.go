@@ -108,8 +108,6 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 func (a *Authenticator) validate(ctx context.Context, c *claims) (*serviceaccount.ServiceAccountInfo, error) {
 	k := c.Kubernetes
 	deletedBefore := a.now().Add(-leeway)
-	gone := func(ts *metav1.Time) bool { return ts != nil && ts.Time.Before(deletedBefore) }
-
 	sa, err := a.getter.ServiceAccount(ctx, k.Namespace, k.Svcacct.Name)
 	if err != nil {
 		a.logger.Debug("service account token: service account not found", "namespace", k.Namespace, "name", k.Svcacct.Name, "err", err)
@@ -118,50 +116,53 @@ func (a *Authenticator) validate(ctx context.Context, c *claims) (*serviceaccoun
 	if string(sa.UID) != k.Svcacct.UID {
 		return nil, fmt.Errorf("service account UID (%s) does not match claim (%s)", sa.UID, k.Svcacct.UID)
 	}
-	if gone(sa.DeletionTimestamp) {
+	if gone(sa, deletedBefore) {
 		return nil, fmt.Errorf("service account %s/%s has been deleted", k.Namespace, k.Svcacct.Name)
 	}
 	if r := k.Secret; r != nil {
 		s, err := a.getter.Secret(ctx, k.Namespace, r.Name)
-		if err != nil {
-			return nil, errInvalidated
-		}
-		if string(s.UID) != r.UID {
-			return nil, fmt.Errorf("secret UID (%s) does not match service account secret ref claim (%s)", s.UID, r.UID)
-		}
-		if gone(s.DeletionTimestamp) {
-			return nil, errInvalidated
+		if err := checkBound("secret", s, err, r.UID, deletedBefore); err != nil {
+			return nil, err
 		}
 	}
 	info := &serviceaccount.ServiceAccountInfo{Namespace: k.Namespace, Name: k.Svcacct.Name, UID: k.Svcacct.UID,
 		CredentialID: authjwt.CredentialIDForJTI(c.ID)}
 	if r := k.Pod; r != nil {
 		p, err := a.getter.Pod(ctx, k.Namespace, r.Name)
-		if err != nil {
-			return nil, errInvalidated
-		}
-		if string(p.UID) != r.UID {
-			return nil, fmt.Errorf("pod UID (%s) does not match service account pod ref claim (%s)", p.UID, r.UID)
-		}
-		if gone(p.DeletionTimestamp) {
-			return nil, errInvalidated
+		if err := checkBound("pod", p, err, r.UID, deletedBefore); err != nil {
+			return nil, err
 		}
 		info.PodName, info.PodUID = r.Name, r.UID
 	}
 	if r := k.Node; r != nil {
+		// A pod-bound token names its node for information only.
 		if k.Pod == nil {
 			n, err := a.getter.Node(ctx, r.Name)
-			if err != nil {
-				return nil, errInvalidated
-			}
-			if string(n.UID) != r.UID {
-				return nil, fmt.Errorf("node UID (%s) does not match service account node ref claim (%s)", n.UID, r.UID)
-			}
-			if gone(n.DeletionTimestamp) {
-				return nil, errInvalidated
+			if err := checkBound("node", n, err, r.UID, deletedBefore); err != nil {
+				return nil, err
 			}
 		}
 		info.NodeName, info.NodeUID = r.Name, r.UID
 	}
 	return info, nil
+}
+
+// checkBound checks an object a token is bound to: it was found (getErr is
+// nil), has the claimed UID and was not deleted before deletedBefore.
+func checkBound(kind string, obj metav1.Object, getErr error, claimUID string, deletedBefore time.Time) error {
+	if getErr != nil {
+		return errInvalidated
+	}
+	if string(obj.GetUID()) != claimUID {
+		return fmt.Errorf("%s UID (%s) does not match service account %s ref claim (%s)", kind, obj.GetUID(), kind, claimUID)
+	}
+	if gone(obj, deletedBefore) {
+		return errInvalidated
+	}
+	return nil
+}
+
+func gone(obj metav1.Object, deletedBefore time.Time) bool {
+	ts := obj.GetDeletionTimestamp()
+	return ts != nil && ts.Time.Before(deletedBefore)
 }

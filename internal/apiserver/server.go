@@ -47,6 +47,9 @@ type Config struct {
 	// Wrap, optional, wraps the resource handler with more filters
 	// (authentication, authorization, limits), innermost first.
 	Wrap func(http.Handler) http.Handler
+	// NonResource, optional, serves more non-resource paths, by exact path
+	// (the service account issuer's discovery documents).
+	NonResource map[string]http.Handler
 	// TypeConverter gives the schema of the served kinds to server-side
 	// apply and managedFields tracking. Default: built in the background
 	// from the generated OpenAPI definitions of the scheme's kinds.
@@ -158,6 +161,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serveNonResource(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimSuffix(r.URL.Path, "/")
+	if h, ok := s.cfg.NonResource[r.URL.Path]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
 	switch {
 	case p == "/healthz" || p == "/livez" || strings.HasPrefix(p, "/healthz/") || strings.HasPrefix(p, "/livez/"):
 		s.serveHealth(w, r, nil)

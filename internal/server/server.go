@@ -204,8 +204,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.logger.Error("building the OpenAPI documents failed; /openapi answers 500", "err", err)
 		}
 	}()
+	discovery, err := satoken.DiscoveryHandlers(satoken.DefaultIssuer, func() string { return s.addr }, s.saPublicKey)
+	if err != nil {
+		return nil, err
+	}
 	s.api, err = apiserver.New(apiserver.Config{
-		Resources: res.list, Logger: s.logger, Version: Version,
+		Resources: res.list, Logger: s.logger, Version: Version, NonResource: discovery,
 		Ready:   s.ready,
 		Metrics: apiserver.NewMetrics(),
 		OpenAPI: s.openAPI,

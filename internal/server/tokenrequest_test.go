@@ -2,12 +2,18 @@ package server_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -241,4 +247,76 @@ func TestServiceAccountTokens_SecretBased(t *testing.T) {
 		_, err := secrets.Get(ctx, "robot-token", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), nil
 	})
+}
+
+// Service account issuer discovery: a service account (and only one, by
+// default) reads the OpenID configuration and the key set, and the key set
+// verifies the tokens.
+func TestServiceAccountIssuerDiscovery(t *testing.T) {
+	ts := testserver.Start(t, testserver.Options{APIOnly: true})
+	ctx := context.Background()
+	var tr *authenticationv1.TokenRequest
+	testserver.PollUntil(t, 10*time.Second, func() (bool, error) {
+		var err error
+		tr, err = ts.Client.CoreV1().ServiceAccounts("default").CreateToken(ctx, "default", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+		return err == nil, nil
+	})
+	get := func(token, path string) (int, http.Header, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, ts.URL()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		tr, err := rest.TransportFor(rest.AnonymousClientConfig(ts.Config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, body
+	}
+	code, _, body := get(tr.Status.Token, "/.well-known/openid-configuration")
+	var config struct {
+		Issuer  string   `json:"issuer"`
+		JWKSURI string   `json:"jwks_uri"`
+		Algs    []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err := json.Unmarshal(body, &config); code != http.StatusOK || err != nil ||
+		config.Issuer != "https://kubernetes.default.svc.cluster.local" || config.JWKSURI != ts.URL()+"/openid/v1/jwks" || len(config.Algs) != 1 || config.Algs[0] != "ES256" {
+		t.Fatalf("openid-configuration: %d %s", code, body)
+	}
+	code, header, body := get(tr.Status.Token, "/openid/v1/jwks")
+	var set struct {
+		Keys []struct{ Kty, Crv, Kid, X, Y string } `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); code != http.StatusOK || err != nil || len(set.Keys) != 1 || header.Get("Content-Type") != "application/jwk-set+json" {
+		t.Fatalf("jwks: %d %s", code, body)
+	}
+	k := set.Keys[0]
+	x, _ := base64.RawURLEncoding.DecodeString(k.X)
+	y, _ := base64.RawURLEncoding.DecodeString(k.Y)
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := jwt.Parse(tr.Status.Token, func(tok *jwt.Token) (any, error) {
+		if tok.Header["kid"] != k.Kid {
+			return nil, fmt.Errorf("kid %v, key set has %s", tok.Header["kid"], k.Kid)
+		}
+		return pub, nil
+	}, jwt.WithValidMethods([]string{"ES256"}))
+	if err != nil || !parsed.Valid {
+		t.Errorf("the published key does not verify the token: %v", err)
+	}
+	// The admin is not a service account: RBAC's default binding is for
+	// service accounts only.
+	if code, _, body := get(ts.Config.BearerToken, "/openid/v1/jwks"); code != http.StatusOK {
+		t.Errorf("admin (system:masters): %d %s", code, body)
+	}
+	alice := issueToken(t, ts, "alice")
+	if code, _, _ := get(alice.Token, "/.well-known/openid-configuration"); code != http.StatusForbidden {
+		t.Errorf("a user without a binding: %d, want 403", code)
+	}
 }

@@ -3,6 +3,7 @@ package rbac
 import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apiserver/pkg/authentication/user"
 )
 
@@ -64,6 +65,8 @@ func userFacingRoles() []rbacv1.ClusterRole {
 			rule(v("create"), g("authorization.k8s.io"), "selfsubjectaccessreviews", "selfsubjectrulesreviews"),
 			rule(v("create"), g("authentication.k8s.io"), "selfsubjectreviews")),
 		clusterRole("system:public-info-viewer", nil, urls(v("get"), "/livez", "/readyz", "/healthz", "/version", "/version/")),
+		clusterRole("system:service-account-issuer-discovery", nil, urls(v("get"), "/.well-known/openid-configuration", "/.well-known/openid-configuration/",
+			"/openid/v1/jwks", "/openid/v1/jwks/")),
 		aggregated("admin", nil, aggregateToAdmin),
 		aggregated("edit", map[string]string{aggregateToAdmin: "true"}, aggregateToEdit),
 		aggregated("view", map[string]string{aggregateToEdit: "true"}, aggregateToView),
@@ -247,6 +250,7 @@ func BootstrapClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		binding("system:discovery", group(user.AllAuthenticated)),
 		binding("system:basic-user", group(user.AllAuthenticated)),
 		binding("system:public-info-viewer", group(user.AllAuthenticated), group(user.AllUnauthenticated)),
+		binding("system:service-account-issuer-discovery", group(serviceaccount.AllServiceAccountsGroup)),
 		binding("system:node", group(user.NodesGroup)),
 		binding("system:kube-controller-manager", userSubject(user.KubeControllerManager)),
 		binding("system:kube-scheduler", userSubject(user.KubeScheduler)),

@@ -7,12 +7,14 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
+	tokencache "k8s.io/apiserver/pkg/authentication/token/cache"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/rest"
 
@@ -22,6 +24,9 @@ import (
 	"github.com/skiff-sh/skiff/internal/registry/rbac"
 	"github.com/skiff-sh/skiff/internal/satoken"
 )
+
+// saTokenCacheTTL is kube-apiserver's token success cache TTL.
+const saTokenCacheTTL = 10 * time.Second
 
 // security is the authentication and authorization set-up: who the admin
 // is, the tokens Skiff issues, and the identities of its own components.
@@ -43,8 +48,12 @@ func (s *Server) newSecurity(res *resources) (*security, error) {
 	}
 	sec.tokens = tokens
 	s.startTokenPurge(tokens)
-	saTokens := satoken.NewAuthenticator(s.saPublicKey, satoken.DefaultIssuer, authenticator.Audiences{satoken.DefaultIssuer},
-		tokenObjects{res}, tokenObjects{res}, s.logger)
+	// As kube-apiserver, a service account token's answer is kept for 10 s
+	// (failures are not): a signature check and the bound objects' reads
+	// are not repeated for each request of an in-cluster client. A token
+	// whose pod was deleted may so work for up to 10 s more, as upstream.
+	saTokens := tokencache.New(satoken.NewAuthenticator(s.saPublicKey, satoken.DefaultIssuer, authenticator.Audiences{satoken.DefaultIssuer},
+		tokenObjects{res}, tokenObjects{res}, s.logger), false, saTokenCacheTTL, 0)
 	sources := []authenticator.Token{auth.StaticTokens(map[string]user.Info{s.token: auth.AdminInfo()}), sec.identities, tokens, saTokens}
 	if s.cfg.TokenAuthFile != "" {
 		f, err := auth.TokenFile(s.cfg.TokenAuthFile)

@@ -169,11 +169,12 @@ func TestServiceAccountTokens(t *testing.T) {
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `User "system:serviceaccount:team:default" cannot list resource "pods" in API group "" in the namespace "team"`) {
 		t.Errorf("listing pods without a binding: %v", err)
 	}
-	// Once the pod is gone, so is the token.
+	// Once the pod is gone, so is the token (after the 10 s for which the
+	// server keeps a token's answer).
 	if err := pods.Delete(ctx, "p", metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
 		t.Fatal(err)
 	}
-	testserver.PollUntil(t, 10*time.Second, func() (bool, error) {
+	testserver.PollUntil(t, 20*time.Second, func() (bool, error) {
 		_, err := podClient.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 		return apierrors.IsUnauthorized(err), nil
 	})
@@ -230,12 +231,13 @@ func TestServiceAccountTokens_SecretBased(t *testing.T) {
 		_, err := secrets.Get(ctx, "ghost-token", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), nil
 	})
-	// A token that is not the Secret's copy is refused.
+	// A token that is not the Secret's copy is refused (once the server's
+	// 10 s answer cache has let go of it).
 	secret.Data["token"] = []byte("changed")
 	if _, err := secrets.Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	testserver.PollUntil(t, 10*time.Second, func() (bool, error) {
+	testserver.PollUntil(t, 20*time.Second, func() (bool, error) {
 		_, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 		return apierrors.IsUnauthorized(err), nil
 	})

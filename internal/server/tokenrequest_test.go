@@ -241,6 +241,25 @@ func TestServiceAccountTokens_SecretBased(t *testing.T) {
 		_, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 		return apierrors.IsUnauthorized(err), nil
 	})
+	// A deleted token Secret leaves its account's secrets list.
+	if _, err := sas.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot2"},
+		Secrets: []corev1.ObjectReference{{Name: "r2-token"}, {Name: "kept"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secrets.Create(ctx, tokenSecret("r2-token", "robot2"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.PollUntil(t, 10*time.Second, func() (bool, error) {
+		s, err := secrets.Get(ctx, "r2-token", metav1.GetOptions{})
+		return err == nil && len(s.Data["token"]) > 0, err
+	})
+	if err := secrets.Delete(ctx, "r2-token", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.PollUntil(t, 10*time.Second, func() (bool, error) {
+		sa, err := sas.Get(ctx, "robot2", metav1.GetOptions{})
+		return err == nil && len(sa.Secrets) == 1 && sa.Secrets[0].Name == "kept", err
+	})
 	// Deleting the account deletes its token Secret.
 	if err := sas.Delete(ctx, "robot", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,8 @@
 // secret-based tokens: it fills every Secret of type
 // kubernetes.io/service-account-token with a token for the service account
 // its annotation names, the cluster's CA and the namespace, and deletes
-// such Secrets once their service account is gone. (Since v1.24 nothing
+// such Secrets once their service account is gone; a deleted one leaves its
+// account's secrets list. (Since v1.24 nothing
 // creates these Secrets by itself; users still do, for long-lived tokens.)
 //
 // Usage:
@@ -21,6 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,6 +33,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiff-sh/skiff/internal/controller/workers"
@@ -62,8 +66,15 @@ type Controller struct {
 	secrets  corelisters.SecretLister
 	accounts corelisters.ServiceAccountLister
 	synced   []cache.InformerSynced
-	// queue holds the keys (namespace/name) of Secrets to check.
+	// queue holds the keys (namespace/name) of Secrets to check; refs the
+	// deleted ones to remove from their account's secrets list.
 	queue workqueue.TypedRateLimitingInterface[cache.ObjectName]
+	refs  workqueue.TypedRateLimitingInterface[secretRef]
+}
+
+// secretRef is a deleted token Secret and the account it named.
+type secretRef struct {
+	Namespace, Secret, Account, UID string
 }
 
 // NewController builds the controller and registers its informer handlers.
@@ -85,10 +96,12 @@ func NewController(cfg Config) (*Controller, error) {
 		cfg: cfg, log: cfg.Logger.With("component", "tokens-controller"),
 		secrets: secretInformer.Lister(), accounts: saInformer.Lister(),
 		queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName]()),
+		refs:  workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[secretRef]()),
 	}
 	secretReg, err := secretInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueueSecret,
 		UpdateFunc: func(_, obj any) { c.enqueueSecret(obj) },
+		DeleteFunc: c.secretDeleted,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("watching secrets: %w", err)
@@ -106,6 +119,16 @@ func NewController(cfg Config) (*Controller, error) {
 func (c *Controller) enqueueSecret(obj any) {
 	if s, ok := obj.(*corev1.Secret); ok && s.Type == corev1.SecretTypeServiceAccountToken {
 		c.queue.Add(cache.MetaObjectToName(s))
+	}
+}
+
+func (c *Controller) secretDeleted(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	if s, ok := obj.(*corev1.Secret); ok && s.Type == corev1.SecretTypeServiceAccountToken {
+		c.refs.Add(secretRef{Namespace: s.Namespace, Secret: s.Name,
+			Account: s.Annotations[corev1.ServiceAccountNameKey], UID: s.Annotations[corev1.ServiceAccountUIDKey]})
 	}
 }
 
@@ -132,10 +155,51 @@ func (c *Controller) serviceAccountDeleted(obj any) {
 // Run starts the requested informers, waits for their caches and runs
 // workers until ctx ends.
 func (c *Controller) Run(ctx context.Context, n int) error {
-	return workers.Loop[cache.ObjectName]{
-		Name: "tokens controller", Log: c.log, Start: c.cfg.Informers.Start, Synced: c.synced,
-		Queue: c.queue, Sync: c.sync, KeyName: "secret",
-	}.Run(ctx, n)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		errs[0] = workers.Loop[cache.ObjectName]{
+			Name: "tokens controller", Log: c.log, Start: c.cfg.Informers.Start, Synced: c.synced,
+			Queue: c.queue, Sync: c.sync, KeyName: "secret",
+		}.Run(ctx, n)
+	})
+	wg.Go(func() {
+		errs[1] = workers.Loop[secretRef]{
+			Name: "tokens controller (secret references)", Log: c.log, Start: c.cfg.Informers.Start, Synced: c.synced,
+			Queue: c.refs, Sync: c.removeReference, KeyName: "secret",
+		}.Run(ctx, 1)
+	})
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// removeReference is upstream's removeSecretReference: a deleted token
+// Secret leaves the secrets list of the account it was for.
+func (c *Controller) removeReference(ctx context.Context, r secretRef) error {
+	names := func(ref corev1.ObjectReference) bool { return ref.Name == r.Secret }
+	sa, err := c.accounts.ServiceAccounts(r.Namespace).Get(r.Account)
+	if apierrors.IsNotFound(err) || (err == nil && (r.UID != "" && string(sa.UID) != r.UID || !slices.ContainsFunc(sa.Secrets, names))) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading service account %s/%s: %w", r.Namespace, r.Account, err)
+	}
+	accounts := c.cfg.Client.CoreV1().ServiceAccounts(r.Namespace)
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		live, err := accounts.Get(ctx, r.Account, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if r.UID != "" && string(live.UID) != r.UID || !slices.ContainsFunc(live.Secrets, names) {
+			return nil
+		}
+		live.Secrets = slices.DeleteFunc(live.Secrets, names)
+		_, err = accounts.Update(ctx, live, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 // sync is upstream's syncSecret: delete a token Secret whose service

@@ -163,35 +163,19 @@ type tokenObjects struct{ res *resources }
 var _ satoken.Getter = tokenObjects{}
 
 func (t tokenObjects) ServiceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
-	obj, err := getCachedFirst(ctx, t.res.serviceAccounts, namespace, name)
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*corev1.ServiceAccount), nil
+	return getCachedFirst[*corev1.ServiceAccount](ctx, t.res.serviceAccounts, namespace, name)
 }
 
 func (t tokenObjects) Pod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
-	obj, err := getCachedFirst(ctx, t.res.pods, namespace, name)
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*corev1.Pod), nil
+	return getCachedFirst[*corev1.Pod](ctx, t.res.pods, namespace, name)
 }
 
 func (t tokenObjects) Secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	obj, err := getCachedFirst(ctx, t.res.secrets, namespace, name)
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*corev1.Secret), nil
+	return getCachedFirst[*corev1.Secret](ctx, t.res.secrets, namespace, name)
 }
 
 func (t tokenObjects) Node(ctx context.Context, name string) (*corev1.Node, error) {
-	obj, err := getCachedFirst(ctx, t.res.nodes, "", name)
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*corev1.Node), nil
+	return getCachedFirst[*corev1.Node](ctx, t.res.nodes, "", name)
 }
 
 // MarkUsed records on a Secret the day its legacy token was last used, as

@@ -133,8 +133,8 @@ func (h *tokenRequestHandler) bound(ctx context.Context, namespace, saName strin
 		if nodeName := b.Pod.Spec.NodeName; nodeName != "" {
 			// The node's name goes into the token even if the Node is gone.
 			b.Node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName}}
-			if obj, err := getCachedFirst(ctx, h.nodes, "", nodeName); err == nil {
-				b.Node = obj.(*corev1.Node)
+			if node, err := getCachedFirst[*corev1.Node](ctx, h.nodes, "", nodeName); err == nil {
+				b.Node = node
 			} else if !apierrors.IsNotFound(err) {
 				return b, apierrors.NewInternalError(err)
 			}
@@ -176,12 +176,16 @@ func validateTokenRequest(tr *authenticationv1.TokenRequest) field.ErrorList {
 
 // getCachedFirst reads name from the watch cache and, if the cache does not
 // have it, from etcd: upstream's informer-then-API lookups.
-func getCachedFirst(ctx context.Context, s *generic.Store, namespace, name string) (runtime.Object, error) {
+func getCachedFirst[T runtime.Object](ctx context.Context, s *generic.Store, namespace, name string) (T, error) {
 	obj, err := s.Get(ctx, namespace, name, metav1.GetOptions{ResourceVersion: "0"})
 	if apierrors.IsNotFound(err) {
 		obj, err = s.Get(ctx, namespace, name, metav1.GetOptions{})
 	}
-	return obj, err
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return obj.(T), nil
 }
 
 // hasAll reports whether every one of auds is in set.

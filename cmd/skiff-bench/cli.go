@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ type options struct {
 	command        []string
 	quiet          bool
 	logLevel       string
+	procs          int
 
 	pods        int
 	jobs        int
@@ -130,6 +132,10 @@ Progress goes to stderr; stdout gets one summary line per scenario, or with
 -o json one JSON object per scenario and line. The exit code is 1 when a
 scenario fails its checks or cannot run.`
 
+// setMaxProcs sets GOMAXPROCS and returns the previous value; tests
+// replace it, since the setting is the whole process's.
+var setMaxProcs = runtime.GOMAXPROCS
+
 // newRootCommand builds the CLI. scenarios is injectable for tests.
 func newRootCommand(stdout, stderr io.Writer, scenarios map[string]scenarioFunc) *cobra.Command {
 	o := &options{}
@@ -165,6 +171,7 @@ func addFlags(cmd *cobra.Command, o *options) {
 	f.StringArrayVar(&o.command, "command", nil, "lifecycle, cascade: the Pods' command, one --command per word, e.g. --command sh --command -c --command 'exit 0' (default: the scenario's)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress lines")
 	f.StringVar(&o.logLevel, "log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
+	f.IntVar(&o.procs, "procs", 1, "OS threads running the client's goroutines at once (GOMAXPROCS); 0: Go's default")
 	f.IntVar(&o.pods, "pods", 0, "cascade: pods of the Job (default 100); lifecycle: pods per Job (default 10)")
 	f.IntVar(&o.jobs, "jobs", 0, "lifecycle: number of Jobs (default 10)")
 	f.Float64Var(&o.rate, "rate", 0, "lifecycle: Jobs created per second (0: as fast as possible)")
@@ -235,6 +242,17 @@ func run(ctx context.Context, o *options, args []string, stdout, stderr io.Write
 	c, err := o.common(stderr)
 	if err != nil {
 		return err
+	}
+	if o.procs < 0 {
+		return fmt.Errorf("--procs must not be negative, got %d", o.procs)
+	}
+	if o.procs > 0 {
+		// The client shares the machine with the server it measures (the
+		// targets assume both on two cores). Its goroutines spend most of
+		// their time waiting on the server, and on a second thread they
+		// cost more CPU in wake-ups than they gain: the crud scenario ran
+		// 8 - 10 % faster with one (docs/benchmarks.md).
+		defer setMaxProcs(setMaxProcs(o.procs))
 	}
 	var failed []string
 	for _, name := range names {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +84,55 @@ func execute(t *testing.T, rec *recorded, fail map[string]bool, args ...string) 
 	cmd.SetArgs(args)
 	err = cmd.ExecuteContext(t.Context())
 	return out.String(), errOut.String(), err
+}
+
+// procsCalls records the GOMAXPROCS values run asked for, so that tests do
+// not change the test binary's own.
+var procsCalls struct {
+	sync.Mutex
+	values []int
+}
+
+func TestMain(m *testing.M) {
+	setMaxProcs = func(n int) int {
+		procsCalls.Lock()
+		defer procsCalls.Unlock()
+		procsCalls.values = append(procsCalls.values, n)
+		return 100 + n // a "previous" value the restore must hand back
+	}
+	os.Exit(m.Run())
+}
+
+// TestRootCommand_Procs is not parallel: it reads every call made.
+func TestRootCommand_Procs(t *testing.T) {
+	kc := writeKubeconfig(t)
+	tests := map[string]struct {
+		args      []string
+		want      []int
+		wantError bool
+	}{
+		"one thread by default, restored after": {args: []string{"crud", "--kubeconfig", kc, "-q"}, want: []int{1, 101}},
+		"--procs sets the threads":              {args: []string{"crud", "--kubeconfig", kc, "-q", "--procs", "3"}, want: []int{3, 103}},
+		"--procs 0 leaves Go's default":         {args: []string{"crud", "--kubeconfig", kc, "-q", "--procs", "0"}},
+		"a negative --procs is rejected":        {args: []string{"crud", "--kubeconfig", kc, "--procs", "-1"}, wantError: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			procsCalls.Lock()
+			procsCalls.values = nil
+			procsCalls.Unlock()
+			var rec recorded
+			_, _, err := execute(t, &rec, nil, tc.args...)
+			if (err != nil) != tc.wantError {
+				t.Fatalf("err = %v, wantError %t", err, tc.wantError)
+			}
+			procsCalls.Lock()
+			defer procsCalls.Unlock()
+			if diff := cmp.Diff(tc.want, procsCalls.values); diff != "" {
+				t.Errorf("GOMAXPROCS calls (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 // ignoreCommon leaves the shared config (rest config, logger) out of diffs.

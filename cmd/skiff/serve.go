@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/gctune"
+	"github.com/skiff-sh/skiff/internal/maxprocs"
 	"github.com/skiff-sh/skiff/internal/memtrim"
 	"github.com/skiff-sh/skiff/internal/server"
 )
@@ -72,6 +73,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	gc := gctune.Apply()
 	logger.Debug("garbage collector", "gcPercent", gc.Percent, "memoryLimit", gc.MemoryLimit, "zeroIsFromEnvironment", true)
+	logger.Debug("threads", "gomaxprocs", maxprocs.Apply(), "zeroIsUnchanged", true)
 	ctx := cmd.Context()
 	srv, err := server.Start(ctx, server.Config{
 		DataDir:     f.dataDir,

@@ -5,6 +5,13 @@
 # next. Usage: bash hack/bench-full.sh > results.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The last scenario's Pods use the busybox image, which the process runtime
+# runs with the host's busybox (hack/test.sh installs Debian's
+# busybox-static): without it they never start.
+if ! command -v busybox >/dev/null 2>&1 && [ ! -x /bin/busybox ]; then
+  echo "bench-full: busybox is missing; install Debian's busybox-static" >&2
+  exit 1
+fi
 bin=$(mktemp -d)
 go build -o "$bin/skiff" ./cmd/skiff
 go build -o "$bin/skiff-bench" ./cmd/skiff-bench
